@@ -1,0 +1,3 @@
+"""Publikum: audience relationships and marketing automation for cultural institutions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,24 @@
+"""The REST API under /api/v1/: one NinjaAPI, a router per module."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from publikum.core.api import router as core_router
+from publikum.core.apikit import TokenAuth, install_error_handlers
+
+api = NinjaAPI(
+    title="Publikum API",
+    version="1",
+    description=(
+        "REST API of Publikum. Authenticate with `Authorization: Bearer <token>`; a token "
+        "belongs to one organisation and one role. Errors are JSON: "
+        '`{"error": {"code": ..., "message": ..., "fields": {...}}}`.'
+    ),
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    auth=TokenAuth(),
+)
+install_error_handlers(api)
+api.add_router("/", core_router)

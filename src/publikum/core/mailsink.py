@@ -1,0 +1,61 @@
+"""A local SMTP sink (aiosmtpd): every mail is stored for the staff "Outbox" page.
+
+Used by `publikum serve --smtp-sink` (demo, development) and by the tests as the real SMTP
+server on loopback. Nothing is relayed: mails never leave the machine.
+"""
+
+from __future__ import annotations
+
+import email
+import logging
+from email import policy
+from email.utils import getaddresses
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+logger = logging.getLogger("publikum.mailsink")
+
+ORG_HEADER = "X-Publikum-Organisation"
+
+
+def store_message(mail_from: str, recipients: list[str], raw: bytes) -> int:
+    """Store one received message; returns its id. Links it to the organisation header."""
+    from publikum.core.models import Organisation, ReceivedMail
+
+    close_old_connections()
+    text = raw.decode("utf-8", errors="replace")
+    message = email.message_from_bytes(raw, policy=policy.default)
+    slug = str(message.get(ORG_HEADER, "")).strip()
+    organisation = Organisation.objects.filter(slug=slug).first() if slug else None
+    to = [addr for _, addr in getaddresses([str(message.get("To", ""))]) if addr]
+    mail = ReceivedMail.objects.create(
+        organisation=organisation,
+        mail_from=mail_from[:320],
+        recipients=recipients or to,
+        subject=str(message.get("Subject", ""))[:998],
+        message_id=str(message.get("Message-ID", ""))[:998],
+        raw=text,
+    )
+    logger.info("mail sink: %s → %s: %s", mail_from, ", ".join(recipients), mail.subject)
+    return mail.pk
+
+
+class SinkHandler:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):
+            raw = raw.encode()
+        await sync_to_async(store_message, thread_sensitive=False)(
+            str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos], raw
+        )
+        return "250 Message accepted for delivery"
+
+
+def start_sink(host: str, port: int, **kwargs: Any) -> Controller:
+    controller = Controller(SinkHandler(), hostname=host, port=port, **kwargs)
+    controller.start()
+    return controller

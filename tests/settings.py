@@ -1,0 +1,18 @@
+"""Settings for the test suite: the project's settings plus what tests need.
+
+PUBLIKUM_TEST_DATABASE_URL adds a second database alias "pg" (PostgreSQL) for the tests
+that must hold under concurrency; they run several processes against it.
+"""
+
+import os
+
+from publikum.settings import *  # noqa: F403
+from publikum.settings import DATABASES, env
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+_pg_url = os.environ.get("PUBLIKUM_TEST_DATABASE_URL", "")
+if _pg_url:
+    DATABASES["pg"] = env.db_url_config(_pg_url)
+    DATABASES["pg"]["TEST"] = {"NAME": "test_publikum_concurrency"}
