@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -150,7 +151,7 @@ def user_create(
     if User.objects.filter(email=email).exists():
         raise Conflict(f"A user with the e-mail address {email} exists already.")
     if password is not None:
-        from django.contrib.auth.password_validation import validate_password
+        from django.contrib.auth.password_validation import validate_password  # noqa: I001
 
         try:
             validate_password(password, User(email=email, name=name))
@@ -158,6 +159,10 @@ def user_create(
             raise ValidationFailed(
                 " ".join(exc.messages), fields={"password": exc.messages}
             ) from exc
+    if password is None:
+        # Unknown to anyone: the user chooses a password through a reset link. (An unusable
+        # password would make Django's reset form ignore the account.)
+        password = secrets.token_urlsafe(32)
     if is_superuser:
         return User.objects.create_superuser(email, password, name=name, language=language)
     return User.objects.create_user(email, password, name=name, language=language)

@@ -14,9 +14,17 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 
 from publikum.core import selectors
-from publikum.core.models import Role, role_at_least
+from publikum.core.models import Membership, Organisation, Role, User, role_at_least
 
 ViewFunc = Callable[..., HttpResponse]
+
+
+class StaffRequest(HttpRequest):
+    """The request a staff view receives: a logged-in member of the organisation."""
+
+    user: User  # type: ignore[assignment]
+    organisation: Organisation
+    membership: Membership
 
 
 def staff_view(min_role: str = Role.VIEWER) -> Callable[[ViewFunc], ViewFunc]:

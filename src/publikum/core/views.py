@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,16 +18,16 @@ from django.views.decorators.http import require_POST
 from publikum.core import selectors, services
 from publikum.core.errors import DomainError
 from publikum.core.forms import MemberAddForm, MemberRoleForm, TokenCreateForm
-from publikum.core.models import ApiToken, FailedJob, Membership, Role, User
-from publikum.core.tenancy import staff_view
+from publikum.core.models import ApiToken, FailedJob, Membership, Organisation, Role, User
+from publikum.core.tenancy import StaffRequest, staff_view
 
 
-def _org(request: HttpRequest) -> Any:
-    return request.organisation  # type: ignore[attr-defined]
+def _org(request: StaffRequest) -> Organisation:
+    return request.organisation
 
 
 @staff_view(Role.VIEWER)
-def outbox_list(request: HttpRequest) -> HttpResponse:
+def outbox_list(request: StaffRequest) -> HttpResponse:
     page = Paginator(selectors.outbox_list(organisation=_org(request)), 50).get_page(
         request.GET.get("page")
     )
@@ -38,13 +38,13 @@ def _mail_parts(raw: str) -> tuple[str, str]:
     message = email.message_from_string(raw, policy=policy.default)
     text_part = message.get_body(preferencelist=("plain",))
     html_part = message.get_body(preferencelist=("html",))
-    text = text_part.get_content() if text_part is not None else ""  # type: ignore[attr-defined]
-    html = html_part.get_content() if html_part is not None else ""  # type: ignore[attr-defined]
+    text = text_part.get_content() if text_part is not None else ""
+    html = html_part.get_content() if html_part is not None else ""
     return text, html
 
 
 @staff_view(Role.VIEWER)
-def outbox_detail(request: HttpRequest, mail_id: int) -> HttpResponse:
+def outbox_detail(request: StaffRequest, mail_id: int) -> HttpResponse:
     mail = get_object_or_404(selectors.outbox_list(organisation=_org(request)), pk=mail_id)
     text, html = _mail_parts(mail.raw)
     return render(
@@ -55,9 +55,9 @@ def outbox_detail(request: HttpRequest, mail_id: int) -> HttpResponse:
 
 
 @staff_view(Role.VIEWER)
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: StaffRequest) -> HttpResponse:
     organisation = _org(request)
-    can_manage = request.membership.role in (Role.OWNER, Role.MANAGER)  # type: ignore[attr-defined]
+    can_manage = request.membership.role in (Role.OWNER, Role.MANAGER)
     form = MemberAddForm(request.POST or None)
     if request.method == "POST":
         if not can_manage:
@@ -86,9 +86,9 @@ def members(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _member_add(request: HttpRequest, data: dict[str, Any]) -> None:
+def _member_add(request: StaffRequest, data: dict[str, Any]) -> None:
     organisation = _org(request)
-    if data["role"] == Role.OWNER and request.membership.role != Role.OWNER:  # type: ignore[attr-defined]
+    if data["role"] == Role.OWNER and request.membership.role != Role.OWNER:
         raise DomainError(_("Only an owner can add another owner."))
     user = User.objects.filter(email=data["email"].lower()).first()
     new_user = user is None
@@ -96,7 +96,7 @@ def _member_add(request: HttpRequest, data: dict[str, Any]) -> None:
         user = services.user_create(email=data["email"], password=None, name=data["name"])
     services.membership_set(
         organisation=organisation, user=user, role=data["role"], actor=request.user
-    )  # type: ignore[arg-type]
+    )
     if new_user:
         # The new member sets a password through the reset link: no password travels by mail.
         reset = PasswordResetForm({"email": user.email})
@@ -106,12 +106,12 @@ def _member_add(request: HttpRequest, data: dict[str, Any]) -> None:
                 use_https=request.is_secure(),
                 email_template_name="web/email/welcome_member.txt",
                 subject_template_name="web/email/welcome_member_subject.txt",
-                extra_email_context={"organisation": organisation},
+                extra_email_context={"organisation": organisation},  # type: ignore[dict-item]
             )
 
 
 @staff_view(Role.MANAGER)
-def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
+def member_edit(request: StaffRequest, membership_id: int) -> HttpResponse:
     organisation = _org(request)
     membership = get_object_or_404(
         Membership.objects.select_related("user"), organisation=organisation, pk=membership_id
@@ -120,16 +120,16 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "remove":
-                services.membership_remove(membership=membership, actor=request.user)  # type: ignore[arg-type]
+                services.membership_remove(membership=membership, actor=request.user)
                 messages.success(request, _("The member has been removed."))
                 return redirect("members", org=organisation.slug)
             if form.is_valid():
                 role = form.cleaned_data["role"]
-                if Role.OWNER in (role, membership.role) and request.membership.role != Role.OWNER:  # type: ignore[attr-defined]
+                if Role.OWNER in (role, membership.role) and request.membership.role != Role.OWNER:
                     raise DomainError(_("Only an owner can give or take the owner role."))
                 services.membership_set(
                     organisation=organisation, user=membership.user, role=role, actor=request.user
-                )  # type: ignore[arg-type]
+                )
                 messages.success(request, _("The role has been changed."))
                 return redirect("members", org=organisation.slug)
         except DomainError as exc:
@@ -138,13 +138,13 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @staff_view(Role.MANAGER)
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: StaffRequest) -> HttpResponse:
     organisation = _org(request)
     form = TokenCreateForm(request.POST or None)
     new_token = None
     if request.method == "POST" and form.is_valid():
         role = form.cleaned_data["role"]
-        if role == Role.OWNER and request.membership.role != Role.OWNER:  # type: ignore[attr-defined]
+        if role == Role.OWNER and request.membership.role != Role.OWNER:
             form.add_error("role", _("Only an owner can create an owner token."))
         else:
             _token, new_token = services.token_create(
@@ -152,7 +152,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 role=role,
                 actor=request.user,
-            )  # type: ignore[arg-type]
+            )
             form = TokenCreateForm()
     return render(
         request,
@@ -167,16 +167,16 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @staff_view(Role.MANAGER)
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: StaffRequest, token_id: int) -> HttpResponse:
     organisation = _org(request)
     token = get_object_or_404(ApiToken, organisation=organisation, pk=token_id)
-    services.token_revoke(token=token, actor=request.user)  # type: ignore[arg-type]
+    services.token_revoke(token=token, actor=request.user)
     messages.success(request, _("The token has been revoked."))
     return redirect("tokens", org=organisation.slug)
 
 
 @staff_view(Role.OWNER)
-def audit(request: HttpRequest) -> HttpResponse:
+def audit(request: StaffRequest) -> HttpResponse:
     entries = selectors.audit_list(organisation=_org(request))
     action = request.GET.get("action", "").strip()
     if action:
@@ -186,14 +186,14 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 
 @staff_view(Role.MANAGER)
-def jobs(request: HttpRequest) -> HttpResponse:
+def jobs(request: StaffRequest) -> HttpResponse:
     failed = selectors.failed_job_list(organisation=_org(request))[:200]
     return render(request, "core/jobs.html", {"failed": failed})
 
 
 @staff_view(Role.MANAGER)
 @require_POST
-def job_resolve(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_resolve(request: StaffRequest, job_id: int) -> HttpResponse:
     organisation = _org(request)
     failed = get_object_or_404(
         FailedJob, organisation=organisation, pk=job_id, resolved_at__isnull=True
@@ -204,7 +204,7 @@ def job_resolve(request: HttpRequest, job_id: int) -> HttpResponse:
         organisation,
         "core.job.resolved",
         actor=request.user,
-        obj=failed,  # type: ignore[arg-type]
+        obj=failed,
         data={"task": failed.task_path},
     )
     return redirect("jobs", org=organisation.slug)

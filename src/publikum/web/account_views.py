@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
@@ -28,6 +27,3 @@ class PasswordResetView(auth_views.PasswordResetView):
     template_name = "web/password_reset.html"
     email_template_name = "web/email/password_reset.txt"
     subject_template_name = "web/email/password_reset_subject.txt"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return super().dispatch(request, *args, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -13,14 +13,14 @@ from publikum.audience import selectors as audience_selectors
 from publikum.audience.models import InteractionKind
 from publikum.core import selectors as core_selectors
 from publikum.core.models import Role
-from publikum.core.tenancy import staff_view
+from publikum.core.tenancy import StaffRequest, staff_view
 from publikum.programme import selectors as programme_selectors
 from publikum.web.charts import bar_chart
 
 
 @staff_view(Role.VIEWER)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    organisation = request.organisation  # type: ignore[attr-defined]
+def dashboard(request: StaffRequest) -> HttpResponse:
+    organisation = request.organisation
     now = timezone.now()
     language = (get_language() or "de")[:2]
     contacts = audience_selectors.contact_list(organisation=organisation)
@@ -50,6 +50,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "language": language,
             "failed_jobs": core_selectors.failed_job_list(organisation=organisation).count()
             if request.membership.role in (Role.OWNER, Role.MANAGER)
-            else 0,  # type: ignore[attr-defined]
+            else 0,
         },
     )

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import waitress
+        import waitress  # type: ignore[import-untyped]
 
         from publikum.core.mailsink import start_sink
         from publikum.wsgi import application
