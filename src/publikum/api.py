@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
+from publikum.audience.api import router as contacts_router
+from publikum.audience.api_imports import router as imports_router
+from publikum.audience.api_privacy import router as privacy_router
+from publikum.audience.api_segments import router as segments_router
 from publikum.core.api import router as core_router
 from publikum.core.apikit import TokenAuth, install_error_handlers
 
@@ -22,3 +26,7 @@ api = NinjaAPI(
 )
 install_error_handlers(api)
 api.add_router("/", core_router)
+api.add_router("/", contacts_router)
+api.add_router("/", privacy_router)
+api.add_router("/", segments_router)
+api.add_router("/", imports_router)

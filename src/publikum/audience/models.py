@@ -20,6 +20,23 @@ class ContactKind(models.TextChoices):
     ORGANISATION = "organisation", _("Organisation")
 
 
+class LifecycleStage(models.TextChoices):
+    """Where a person stands with the house, recomputed daily from their visits and bookings."""
+
+    NONE = "none", _("No visit yet")
+    NEW = "new", _("New")
+    REGULAR = "regular", _("Regular")
+    LOYAL = "loyal", _("Loyal")
+    LAPSING = "lapsing", _("Lapsing")
+    LAPSED = "lapsed", _("Lapsed")
+
+
+class EmailStatus(models.TextChoices):
+    OK = "ok", _("Deliverable")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Complained")
+
+
 class Contact(TimestampedModel):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="contacts"
@@ -39,12 +56,35 @@ class Contact(TimestampedModel):
     interests = models.ManyToManyField(Theme, blank=True, related_name="interested_contacts")
     tags = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
+    email_status = models.CharField(
+        max_length=20, choices=EmailStatus.choices, default=EmailStatus.OK
+    )
+    # Preference centre: at most this many marketing mails a month (0 = no limit), pause.
+    max_mails_per_month = models.PositiveSmallIntegerField(default=0)
+    paused_until = models.DateField(null=True, blank=True)
+    # Derived figures, recomputed by the lifecycle job; segments read them in SQL.
+    lifecycle_stage = models.CharField(
+        max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.NONE, db_index=True
+    )
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+    first_visit_at = models.DateTimeField(null=True, blank=True)
+    last_visit_at = models.DateTimeField(null=True, blank=True)
+    visits_12m = models.PositiveIntegerField(default=0)
+    bookings_12m = models.PositiveIntegerField(default=0)
+    spend_12m = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    rfm_recency = models.PositiveSmallIntegerField(default=0)  # 1..5, 0 = no history
+    rfm_frequency = models.PositiveSmallIntegerField(default=0)
+    rfm_monetary = models.PositiveSmallIntegerField(default=0)
+    # Set when the person was erased: the row keeps aggregates, no personal data.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["last_name", "first_name"]
         indexes: ClassVar = [
             models.Index(fields=["organisation", "email"]),
             models.Index(fields=["organisation", "last_name"]),
+            models.Index(fields=["organisation", "lifecycle_stage"]),
+            models.Index(fields=["organisation", "last_visit_at"]),
         ]
 
     def __str__(self) -> str:
@@ -122,6 +162,7 @@ class Interaction(models.Model):
         Occurrence, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     quantity = models.PositiveIntegerField(default=1)
+    amount_eur = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     summary = models.CharField(max_length=300, blank=True)
     data = models.JSONField(default=dict, blank=True)
 
@@ -130,7 +171,123 @@ class Interaction(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["contact", "-occurred_at"]),
             models.Index(fields=["organisation", "kind", "occurred_at"]),
+            models.Index(fields=["contact", "kind", "occurred_at"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.occurred_at:%Y-%m-%d}"
+
+
+class AudienceSettings(models.Model):
+    """Per-organisation thresholds of the lifecycle and rules of retention."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="audience_settings"
+    )
+    # A person is "new" for this many days after their first visit.
+    new_days = models.PositiveIntegerField(default=90)
+    # Visits in the last 12 months to count as regular / loyal.
+    regular_min_visits = models.PositiveIntegerField(default=2)
+    loyal_min_visits = models.PositiveIntegerField(default=5)
+    # Days without a visit after which a regular or loyal person is lapsing / lapsed.
+    lapsing_after_days = models.PositiveIntegerField(default=180)
+    lapsed_after_days = models.PositiveIntegerField(default=365)
+    # Retention: delete contacts without consent and without interaction for N months
+    # (0 = off).
+    retention_months = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"audience settings of {self.organisation_id}"
+
+
+class LifecycleChange(models.Model):
+    """A move between lifecycle stages: "who moved from loyal to lapsing this month"."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=LifecycleStage.choices)
+    to_stage = models.CharField(max_length=20, choices=LifecycleStage.choices)
+    changed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering: ClassVar = ["-changed_at"]
+        indexes: ClassVar = [
+            models.Index(fields=["organisation", "from_stage", "to_stage", "changed_at"])
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.from_stage} → {self.to_stage}"
+
+
+class Segment(TimestampedModel):
+    """A group of contacts defined by a rule tree, evaluated in SQL when asked."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="segments"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    rules = models.JSONField()
+    created_by = models.ForeignKey(
+        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for column mapping")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportRun(TimestampedModel):
+    """One CSV import with its per-row report: what was rejected and why."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=20, default="contacts")  # contacts | interactions
+    filename = models.CharField(max_length=255)
+    encoding = models.CharField(max_length=30, blank=True)
+    delimiter = models.CharField(max_length=5, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    consent_source = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    # [{"row": 12, "errors": ["email: not a valid e-mail address"]}, ...]
+    rejected = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    stored_file = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"import {self.filename} ({self.status})"
+
+
+class SubscriptionRequest(TimestampedModel):
+    """A pending double opt-in: consent is granted only when the mailed link is opened."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="subscription_requests"
+    )
+    purposes = models.JSONField(default=list)
+    wording = models.TextField(blank=True)
+    source = models.CharField(max_length=200, default="subscribe form")
+    nonce = models.CharField(max_length=64, unique=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"subscription request {self.pk}"

@@ -133,6 +133,14 @@ def install_error_handlers(api: NinjaAPI) -> None:
         message = str(exc) if str(exc) and "No " in str(exc) else "Not found."
         return error_response(api, request, 404, "not_found", message)
 
+    @api.exception_handler(RequestDataTooBig)
+    def body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        # Raised by Django when ninja reads a body above DATA_UPLOAD_MAX_MEMORY_SIZE; without
+        # this handler it surfaced as a generic 400 "bad request".
+        return error_response(
+            api, request, 413, "payload_too_large", "The request body is too large."
+        )
+
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         cause = exc.__cause__

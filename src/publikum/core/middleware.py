@@ -7,7 +7,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 class RequestSizeLimitMiddleware:
-    """Reject oversized API bodies with a JSON 413 before anything reads them."""
+    """Reject oversized API bodies with a JSON 413 before anything reads them.
+
+    It also turns the plain-text 405 that django-ninja answers for a wrong method into the
+    API's JSON error, so that every API error has the same shape.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -32,4 +36,24 @@ class RequestSizeLimitMiddleware:
                     },
                     status=413,
                 )
+            response = self.get_response(request)
+            if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+                "application/json"
+            ):
+                allowed = response.get("Allow", "")
+                json_response = JsonResponse(
+                    {
+                        "error": {
+                            "code": "method_not_allowed",
+                            "message": (
+                                f"{request.method} is not allowed here; use one of: {allowed}."
+                            ),
+                            "fields": {},
+                        }
+                    },
+                    status=405,
+                )
+                json_response["Allow"] = allowed
+                return json_response
+            return response
         return self.get_response(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -64,6 +65,17 @@ def _check_slug(slug: str) -> None:
         )
 
 
+def _check_timezone(name: Any) -> None:
+    # The model field is free text; an unknown zone would break every later ZoneInfo(...).
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValidationFailed(
+            f"'{name}' is not a known time zone (e.g. 'Europe/Berlin').",
+            fields={"timezone": ["unknown time zone"]},
+        ) from exc
+
+
 def organisation_create(
     *, slug: str, name: str, actor: User | None = None, label: str = "", **fields: Any
 ) -> Organisation:
@@ -113,6 +125,8 @@ def organisation_update(
     unknown = set(changes) - set(ORGANISATION_EDITABLE)
     if unknown:
         raise ValidationFailed("Unknown fields.", fields={f: ["unknown field"] for f in unknown})
+    if "timezone" in changes:
+        _check_timezone(changes["timezone"])
     for field, value in changes.items():
         setattr(organisation, field, value)
     try:
@@ -151,7 +165,7 @@ def user_create(
     if User.objects.filter(email=email).exists():
         raise Conflict(f"A user with the e-mail address {email} exists already.")
     if password is not None:
-        from django.contrib.auth.password_validation import validate_password  # noqa: I001
+        from django.contrib.auth.password_validation import validate_password
 
         try:
             validate_password(password, User(email=email, name=name))

@@ -1,6 +1,6 @@
 """Staff pages under /o/<org>/. Every view here must be wrapped in `staff_view`."""
 
-from django.urls import path
+from django.urls import include, path
 
 from publikum.core import views
 from publikum.web import staff_views
@@ -16,4 +16,5 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/<int:job_id>/resolve/", views.job_resolve, name="job_resolve"),
+    path("", include("publikum.audience.urls")),
 ]

@@ -94,6 +94,12 @@ def _member_add(request: StaffRequest, data: dict[str, Any]) -> None:
     new_user = user is None
     if user is None:
         user = services.user_create(email=data["email"], password=None, name=data["name"])
+    elif (
+        Membership.objects.filter(organisation=organisation, user=user, role=Role.OWNER).exists()
+        and request.membership.role != Role.OWNER
+    ):
+        # Adding an existing owner again would otherwise change the owner's role.
+        raise DomainError(_("Only an owner can give or take the owner role."))
     services.membership_set(
         organisation=organisation, user=user, role=data["role"], actor=request.user
     )
@@ -120,6 +126,8 @@ def member_edit(request: StaffRequest, membership_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "remove":
+                if membership.role == Role.OWNER and request.membership.role != Role.OWNER:
+                    raise DomainError(_("Only an owner can give or take the owner role."))
                 services.membership_remove(membership=membership, actor=request.user)
                 messages.success(request, _("The member has been removed."))
                 return redirect("members", org=organisation.slug)

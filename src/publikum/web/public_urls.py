@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
 from publikum.web import public_views
 
 urlpatterns = [
     path("", public_views.organisation_home, name="public_home"),
+    path("", include("publikum.audience.public_urls")),
 ]

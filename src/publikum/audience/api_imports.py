@@ -1,0 +1,7 @@
+"""REST endpoints of the audience: imports."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["imports"])

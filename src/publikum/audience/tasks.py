@@ -1,0 +1,3 @@
+"""Background jobs of the audience."""
+
+from __future__ import annotations

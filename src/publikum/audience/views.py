@@ -1,0 +1,130 @@
+"""Staff pages of the audience: the contact list and the contact page with its timeline."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from publikum.audience import selectors, services
+from publikum.audience.forms import ContactFilterForm, ContactForm
+from publikum.core.errors import DomainError
+from publikum.core.models import Role
+from publikum.core.tenancy import StaffRequest, staff_view
+
+PAGE_SIZE = 50
+
+
+@staff_view(Role.VIEWER)
+def contact_list(request: StaffRequest) -> HttpResponse:
+    form = ContactFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    contacts = selectors.contact_list(organisation=request.organisation, filters=filters)
+    contacts = contacts.only(
+        "id",
+        "kind",
+        "first_name",
+        "last_name",
+        "organisation_name",
+        "email",
+        "postcode",
+        "lifecycle_stage",
+        "last_visit_at",
+    ).order_by("last_name", "first_name", "id")
+    # Counting a large filtered audience costs more than showing it; the paginator counts
+    # lazily once per page view, which stays fast with the indexes on organisation.
+    page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "audience/contact_list.html",
+        {"page": page, "form": form, "query": query.urlencode()},
+    )
+
+
+@staff_view(Role.VIEWER)
+def contact_detail(request: StaffRequest, contact_id: int) -> HttpResponse:
+    contact = selectors.contact_get(organisation=request.organisation, contact_id=contact_id)
+    timeline = Paginator(selectors.timeline(contact=contact), 30).get_page(request.GET.get("page"))
+    language = (get_language() or "de")[:2]
+    return render(
+        request,
+        "audience/contact_detail.html",
+        {
+            "contact": contact,
+            "timeline": timeline,
+            "consents": selectors.consents_of(contact=contact),
+            "interests": [t.name(language) for t in contact.interests.all()],
+            "language": language,
+            "can_edit": request.membership.role in (Role.OWNER, Role.MANAGER, Role.EDITOR),
+        },
+    )
+
+
+@staff_view(Role.EDITOR)
+def contact_create(request: StaffRequest) -> HttpResponse:
+    language = (get_language() or "de")[:2]
+    form = ContactForm(
+        request.POST or None,
+        organisation=request.organisation,
+        language=language,
+        initial={"language": "de"},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = services.contact_create(
+                organisation=request.organisation, actor=request.user, **form.service_data()
+            )
+        except DomainError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("The contact has been created."))
+            return redirect("contact_detail", org=request.organisation.slug, contact_id=contact.pk)
+    return render(request, "audience/contact_form.html", {"form": form, "contact": None})
+
+
+@staff_view(Role.EDITOR)
+def contact_edit(request: StaffRequest, contact_id: int) -> HttpResponse:
+    contact = selectors.contact_get(organisation=request.organisation, contact_id=contact_id)
+    language = (get_language() or "de")[:2]
+    initial = {
+        "kind": contact.kind,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "organisation_name": contact.organisation_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "language": contact.language,
+        "postcode": contact.postcode,
+        "birthday": contact.birthday,
+        "interests": [t.slug for t in contact.interests.all()],
+        "tags": ", ".join(contact.tags),
+        "notes": contact.notes,
+    }
+    form = ContactForm(
+        request.POST or None, organisation=request.organisation, language=language, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_update(contact=contact, actor=request.user, **form.service_data())
+        except DomainError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("The contact has been saved."))
+            return redirect("contact_detail", org=request.organisation.slug, contact_id=contact.pk)
+    return render(request, "audience/contact_form.html", {"form": form, "contact": contact})
+
+
+def _add_errors(form: ContactForm, exc: DomainError) -> None:
+    placed = False
+    for field, errors in exc.fields.items():
+        if field in form.fields:
+            for error in errors:
+                form.add_error(field, error)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
