@@ -25,6 +25,13 @@ class TokenAuth(HttpBearer):
         "An API token created under Settings → API tokens or with `publikum token create`."
     )
 
+    def __call__(self, request: HttpRequest) -> ApiToken | None:
+        # Our own parsing: ninja's logs the whole header (the secret) on a wrong scheme.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self.authenticate(request, token.strip())
+
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         api_token = services.token_authenticate(token)
         if api_token is None:
@@ -89,7 +96,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
         parts = parts[1:]
         if len(parts) > 1 and parts[0] in {"payload", "data", "body"}:
             parts = parts[1:]
-    return ".".join(parts) or "body"
+    name = ".".join(parts)
+    return "body" if name in {"", "payload", "data"} else name
 
 
 def install_error_handlers(api: NinjaAPI) -> None:

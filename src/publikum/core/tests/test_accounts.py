@@ -195,6 +195,8 @@ def test_new_member_gets_a_welcome_mail_with_a_set_password_link(smtp_server, ho
     assert mail.recipients == ["neu.mitglied@example.org"]
     assert "Stadtmuseum Konto" in mail.subject
     assert "Stadtmuseum Konto" in mail.text
+    # Marked with the organisation, so the local sink files it in that house's Outbox.
+    assert mail.message["X-Publikum-Organisation"] == house.slug
     link = LINK.search(mail.text)
     assert link is not None, mail.text
     assert PASSWORD not in mail.text

@@ -26,15 +26,19 @@ ORG = "stadtmuseum"
 FOREIGN_ENV = ("DATABASE_URL", "REDIS_URL", "PUBLIKUM_TASK_QUEUE", "EMAIL_URL", "PUBLIKUM_MODE")
 
 
+def subprocess_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a CLI process: its own SQLite file in `data_dir`, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
+    env |= {"DJANGO_SETTINGS_MODULE": "publikum.settings", "PUBLIKUM_DATA_DIR": str(data_dir)}
+    return env | (extra or {})
+
+
 def publikum(
     *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
-    full_env |= {"DJANGO_SETTINGS_MODULE": "publikum.settings", "PUBLIKUM_DATA_DIR": str(data_dir)}
-    full_env |= env or {}
     return subprocess.run(
         [sys.executable, "-m", "publikum.cli", *args],
-        env=full_env,
+        env=subprocess_env(data_dir, env),
         cwd=data_dir,
         capture_output=True,
         text=True,
