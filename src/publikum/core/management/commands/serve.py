@@ -61,6 +61,9 @@ class Command(BaseCommand):
             worker = subprocess.Popen([sys.executable, "-m", "publikum.cli", "worker"])
         # SIGTERM stops as cleanly as Ctrl-C does.
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        # Explicitly too for SIGINT: a shell starting us in the background ignores it, and
+        # Python then keeps it ignored.
+        signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
         local = options["host"] in {"127.0.0.1", "0.0.0.0"}  # noqa: S104
         host = "localhost" if local else options["host"]
         self.stdout.write(
