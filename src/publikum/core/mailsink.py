@@ -22,6 +22,11 @@ logger = logging.getLogger("publikum.mailsink")
 ORG_HEADER = "X-Publikum-Organisation"
 
 
+def _text(value: object) -> str:
+    # PostgreSQL cannot store NUL in text or JSON; a mail that carries one is kept anyway.
+    return str(value).replace("\x00", "\ufffd")
+
+
 def store_message(mail_from: str, recipients: list[str], raw: bytes) -> int:
     """Store one received message; returns its id. Links it to the organisation header."""
     from publikum.core.models import Organisation, ReceivedMail
@@ -30,15 +35,15 @@ def store_message(mail_from: str, recipients: list[str], raw: bytes) -> int:
     text = raw.decode("utf-8", errors="replace")
     message = email.message_from_bytes(raw, policy=policy.default)
     slug = str(message.get(ORG_HEADER, "")).strip()
-    organisation = Organisation.objects.filter(slug=slug).first() if slug else None
+    organisation = Organisation.objects.filter(slug=_text(slug)).first() if slug else None
     to = [addr for _, addr in getaddresses([str(message.get("To", ""))]) if addr]
     mail = ReceivedMail.objects.create(
         organisation=organisation,
-        mail_from=mail_from[:320],
-        recipients=recipients or to,
-        subject=str(message.get("Subject", ""))[:998],
-        message_id=str(message.get("Message-ID", ""))[:998],
-        raw=text,
+        mail_from=_text(mail_from)[:320],
+        recipients=[_text(r) for r in recipients or to],
+        subject=_text(message.get("Subject", ""))[:998],
+        message_id=_text(message.get("Message-ID", ""))[:998],
+        raw=_text(text),
     )
     logger.info("mail sink: %s → %s: %s", mail_from, ", ".join(recipients), mail.subject)
     return mail.pk

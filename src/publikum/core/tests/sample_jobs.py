@@ -6,6 +6,7 @@ tests migrate has it): `object_id` carries the job's key, `action` says what hap
 
 from __future__ import annotations
 
+import os
 import time
 
 from publikum.core.jobs import job
@@ -31,8 +32,26 @@ def record_run(*, key: str, pause: float = 0.0) -> str:
     return key
 
 
+@job(max_attempts=1)
+def wait_for_release(*, key: str, release: str, timeout: float = 60.0) -> str:
+    """Keep running until the file `release` exists (bounded), then record the run."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(release):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{release} did not appear within {timeout} s")
+        time.sleep(0.05)
+    _trace(RAN, key)
+    return key
+
+
 @job(max_attempts=3)
 def always_fails(*, organisation_id: int | None = None, key: str = "") -> None:
+    _trace(ATTEMPT, key)
+    raise RuntimeError(f"{FAILURE_TEXT} ({key})")
+
+
+@job(max_attempts=2)
+def gives_up_after_two_attempts(*, organisation_id: int | None = None, key: str = "") -> None:
     _trace(ATTEMPT, key)
     raise RuntimeError(f"{FAILURE_TEXT} ({key})")
 

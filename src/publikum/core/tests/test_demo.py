@@ -9,6 +9,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from publikum.audience.models import Consent, Contact, Interaction, InteractionKind, Purpose
+from publikum.core import demo as demo_module
 from publikum.core.demo import DEMO_LOGIN, DEMO_SLUG, build_demo
 from publikum.core.models import AuditEntry, Membership, Organisation, Role, User
 from publikum.programme.models import ItemKind, Occurrence, ProgrammeItem
@@ -164,24 +165,30 @@ def test_building_the_demo_twice_creates_nothing_new(demo):
 
 
 @pytest.mark.django_db
-def test_the_same_seed_gives_the_same_demo():
+def test_the_same_seed_gives_the_same_demo(monkeypatch):
     def snapshot(org: Organisation) -> tuple[list[str], list[str], int]:
         emails = list(
-            Contact.objects.filter(organisation=org)
-            .order_by("pk")
-            .values_list("email", flat=True)[:20]
+            Contact.objects.filter(organisation=org).order_by("pk").values_list("email", flat=True)
         )
         titles = list(
             ProgrammeItem.objects.filter(organisation=org)
             .order_by("pk")
             .values_list("title_de", flat=True)
         )
-        return emails, titles, Interaction.objects.filter(organisation=org).count()
+        return emails[:20], titles, Interaction.objects.filter(organisation=org).count()
 
-    first = snapshot(build_demo(seed=7, contacts=200))
-    Organisation.objects.filter(slug=DEMO_SLUG).delete()
-    second = snapshot(build_demo(seed=7, contacts=200))
-    assert first == second
-    Organisation.objects.filter(slug=DEMO_SLUG).delete()
-    other = snapshot(build_demo(seed=8, contacts=200))
-    assert other[0] != first[0]
+    def rebuild(seed: int) -> tuple[list[str], list[str], int]:
+        Organisation.objects.filter(slug=DEMO_SLUG).delete()
+        return snapshot(build_demo(seed=seed, contacts=200))
+
+    first = rebuild(7)
+    assert rebuild(7) == first
+
+    # On another day the dates move with the calendar; who the contacts are and what the
+    # programme offers stay the same.
+    later = demo_module.reference_now() + timedelta(days=3, hours=5)
+    monkeypatch.setattr(demo_module, "reference_now", lambda: later)
+    emails, titles, _ = rebuild(7)
+    assert (emails, titles) == first[:2]
+
+    assert rebuild(8)[0] != first[0]

@@ -68,22 +68,51 @@ def _contact_of(org: Organisation) -> int:
     return contact.pk
 
 
+def _segment_of(org: Organisation) -> int:
+    from publikum.audience.segments import segment_create
+
+    _contact_of(org)  # a segment that matches everyone shows A's contact if it leaks
+    n = org.segments.count()
+    return segment_create(
+        organisation=org, name=f"Geheimes Segment A{n or ''}", rules={"all": []}
+    ).pk
+
+
+def _import_of(org: Organisation) -> int:
+    from publikum.audience.models import ImportRun
+
+    return ImportRun.objects.create(
+        organisation=org,
+        filename="geheime-kunden-a.csv",
+        status="done",
+        total_rows=1,
+        rejected_count=1,
+        rejected=[{"row": 2, "errors": ["email: 'Geheim A' is not a valid e-mail address"]}],
+    ).pk
+
+
 # Staff pages: path parameter name → makes an object in organisation A, returns its id.
 STAFF_PARAMS: dict[str, Callable[[Organisation], Any]] = {
+    "import_id": _import_of,
+    "keep_id": _contact_of,
+    "merge_id": _contact_of,
     "mail_id": _mail_of,
     "membership_id": _membership_of,
     "token_id": _token_of,
     "job_id": _failed_job_of,
     "contact_id": _contact_of,
+    "segment_id": _segment_of,
 }
 
 # API operations: path parameter name → makes an object in organisation A, returns its id.
 API_PARAMS: dict[str, Callable[[Organisation], Any]] = {
+    "import_id": _import_of,
     "mail_id": _mail_of,
     "membership_id": _membership_of,
     "token_id": _token_of,
     "job_id": _failed_job_of,
     "contact_id": _contact_of,
+    "segment_id": _segment_of,
 }
 
 # Required query parameters of API operations, with a harmless value.

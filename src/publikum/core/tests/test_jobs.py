@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -141,6 +142,24 @@ def test_burst_worker_runs_the_ready_jobs_and_leaves_later_ones(keep_signal_hand
     assert ran == {"first", "second"}
     later = DBTaskResult.objects.get(status=READY)
     assert later.args_kwargs["kwargs"] == {"key": "tomorrow"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_enqueued_on_commit_waits_for_the_transaction_and_skips_a_rollback():
+    with transaction.atomic():
+        jobs.on_commit_enqueue(sample_jobs.record_run, key="after-commit")
+        assert not DBTaskResult.objects.exists()
+    assert DBTaskResult.objects.get().args_kwargs["kwargs"] == {"key": "after-commit"}
+
+    def book_and_fail() -> None:
+        with transaction.atomic():
+            jobs.on_commit_enqueue(sample_jobs.record_run, key="rolled-back")
+            raise RuntimeError("the booking failed")
+
+    with pytest.raises(RuntimeError):
+        book_and_fail()
+
+    assert DBTaskResult.objects.count() == 1
 
 
 def test_a_job_needs_at_least_one_attempt():

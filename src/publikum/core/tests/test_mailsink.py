@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
+import subprocess
+import sys
 from email.message import EmailMessage
+from urllib.parse import quote
 
 import pytest
+from django.db import connections
 
 from conftest import free_port
 from publikum.core.mailsink import ORG_HEADER, start_sink, store_message
@@ -101,3 +106,43 @@ def test_sink_receives_mail_over_smtp(organisation):
     assert mail.subject == "Über SMTP"
     assert mail.mail_from == "noreply@example.org"
     assert mail.recipients == ["ada@example.org"]
+
+
+STORE_ON_PG = """
+import sys
+import django
+django.setup()
+from publikum.core.mailsink import store_message
+print(store_message("noreply@example.org", ["ada@example.org"], sys.stdin.buffer.read()))
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "pg"])
+def test_mail_with_nul_bytes_is_stored_on_postgresql(tmp_path):
+    # PostgreSQL text cannot hold NUL; a mail that carries one must still reach the Outbox.
+    db = connections["pg"].settings_dict
+    auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "PUBLIKUM_TASK_QUEUE"}}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "publikum.settings",
+        "PUBLIKUM_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": url,
+    }
+    raw = b"To: ada@example.org\r\nSubject: Null\x00Byte\r\n\r\nBinary \x00 junk\r\n"
+
+    result = subprocess.run(
+        [sys.executable, "-c", STORE_ON_PG],
+        input=raw,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr.decode()
+    mail = ReceivedMail.objects.using("pg").get(pk=int(result.stdout))
+    assert mail.subject.startswith("Null")
+    assert "Binary" in mail.raw
+    assert "junk" in mail.raw

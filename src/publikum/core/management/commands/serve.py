@@ -58,9 +58,17 @@ class Command(BaseCommand):
             ) from exc
         worker = None
         if not options["no_worker"]:
-            worker = subprocess.Popen([sys.executable, "-m", "publikum.cli", "worker"])
-        # SIGTERM stops as cleanly as Ctrl-C does.
+            # A process group of its own: Ctrl-C in the terminal reaches serve alone, which
+            # then asks the worker once to stop. A worker that got the terminal's SIGINT as
+            # well would take ours as the second one and abort the job it is running.
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "publikum.cli", "worker"], process_group=0
+            )
+        # SIGTERM (and a closed terminal's SIGHUP, which no longer reaches the worker) stop
+        # as cleanly as Ctrl-C does.
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, _raise_keyboard_interrupt)
         # Explicitly too for SIGINT: a shell starting us in the background ignores it, and
         # Python then keeps it ignored.
         signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
