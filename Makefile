@@ -39,7 +39,8 @@ format: $(STAMP)
 # Regenerate translations; the compiled .mo files are committed so that a fresh machine
 # needs no gettext tools.
 messages: $(STAMP)
-	cd src/publikum && ../../$(BIN)/django-admin makemessages -l de -l en --settings=publikum.settings
+	cd src/publikum && ../../$(BIN)/django-admin makemessages -l de --no-obsolete \
+		--ignore "*/tests/*" --ignore "*/migrations/*" --settings=publikum.settings
 	cd src/publikum && ../../$(BIN)/django-admin compilemessages --settings=publikum.settings
 
 bench: $(STAMP)

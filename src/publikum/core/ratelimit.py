@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -77,6 +78,8 @@ def limit(
 
 def too_many(request: HttpRequest) -> HttpResponse:
     message = "Too many requests. Please wait a minute and try again."
+    if not request.path.startswith("/api/"):
+        message = gettext("Too many requests. Please wait a minute and try again.")
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse(
             {"error": {"code": "rate_limited", "message": message, "fields": {}}}, status=429
