@@ -891,8 +891,8 @@ TALK_FORMATS: tuple[FormatSpec, ...] = (
     FormatSpec(
         "Podiumsdiskussion",
         "Panel discussion",
-        "Eine Diskussion mit Fachleuten und Publikum",
-        "A discussion with experts and the audience",
+        "Eine Podiumsdiskussion",
+        "A panel discussion",
         ("adults",),
         weekdays=frozenset({3}),
         times=((19, 0),),
@@ -1074,6 +1074,21 @@ MONTHS_EN = (
 )
 # Rooms with an induction loop and step-free access; the town walk is on cobblestones.
 LOOP_VENUES = frozenset({"Großer Saal", "Studio"})
+# Second and third themes come from neighbouring fields, so that an item reads as one whole.
+RELATED_THEMES: dict[str, tuple[str, ...]] = {
+    "stadtgeschichte": ("industriekultur", "archaeologie", "migration", "fotografie", "literatur"),
+    "fotografie": ("stadtgeschichte", "film", "moderne-kunst", "design"),
+    "industriekultur": ("stadtgeschichte", "design", "fotografie", "migration"),
+    "moderne-kunst": ("design", "fotografie", "musik"),
+    "design": ("moderne-kunst", "industriekultur", "fotografie"),
+    "archaeologie": ("stadtgeschichte", "natur-umwelt", "kinder-familie"),
+    "natur-umwelt": ("kinder-familie", "archaeologie", "stadtgeschichte"),
+    "migration": ("stadtgeschichte", "industriekultur", "literatur", "musik"),
+    "musik": ("film", "literatur", "migration"),
+    "kinder-familie": ("natur-umwelt", "archaeologie", "stadtgeschichte"),
+    "literatur": ("stadtgeschichte", "film", "migration"),
+    "film": ("fotografie", "musik", "literatur", "stadtgeschichte"),
+}
 STEP_FREE_VENUES = frozenset(VENUE_DE) - {"Treffpunkt Rathausplatz"}
 
 # How many of each: past items spread over two years, upcoming ones over four months.
@@ -1157,6 +1172,13 @@ def _practical(
     return " ".join(de), " ".join(en)
 
 
+def _family_aware(slug: str, targets: tuple[str, ...]) -> list[str]:
+    """A family tour or workshop belongs to the families' theme too, whatever its topic."""
+    if "families" in targets and slug != "kinder-familie":
+        return [slug, "kinder-familie"]
+    return [slug]
+
+
 class ProgrammePlanner:
     """Draws the programme from `rng`. Dates are day offsets from the reference day."""
 
@@ -1190,10 +1212,9 @@ class ProgrammePlanner:
         """Most items have one theme, some two or three (a concert about mining songs)."""
         roll = self.rng.random()
         wanted = 1 if roll < 0.55 else 2 if roll < 0.9 else 3
-        while len(themes) < wanted:
-            slug = self.theme().slug
-            if slug not in themes:
-                themes.append(slug)
+        candidates = [t for t in RELATED_THEMES[themes[0]] if t not in themes]
+        while len(themes) < wanted and candidates:
+            themes.append(candidates.pop(self.rng.randrange(len(candidates))))
         return themes
 
     def access_for(self, venue: str, base: tuple[str, ...]) -> list[str]:
@@ -1250,14 +1271,14 @@ class ProgrammePlanner:
 
     def event(self, *, upcoming: bool) -> ItemPlan:
         kind = self.rng.choices([k for k, _ in EVENT_KINDS], weights=[w for _, w in EVENT_KINDS])[0]
-        build: dict[str, Callable[..., ItemPlan]] = {
+        builders: dict[str, Callable[..., ItemPlan]] = {
             ItemKind.TOUR: self.tour,
             ItemKind.TALK: self.talk,
             ItemKind.WORKSHOP: self.workshop,
             ItemKind.CONCERT: self.concert,
             ItemKind.PERFORMANCE: self.performance,
-        }[kind]
-        return build(upcoming=upcoming)
+        }
+        return builders[kind](upcoming=upcoming)
 
     def tour(self, *, upcoming: bool) -> ItemPlan:
         theme = self.theme()
@@ -1274,7 +1295,7 @@ class ProgrammePlanner:
             summary_en=f"{fmt.lead_en} on “{topic_en}”.",
             description_de="",
             description_en="",
-            themes=self.extra_themes([theme.slug]),
+            themes=self.extra_themes(_family_aware(theme.slug, fmt.targets)),
             targets=list(fmt.targets),
             access=self.access_for(venue, fmt.access),
             venue=venue,
@@ -1361,7 +1382,7 @@ class ProgrammePlanner:
             summary_en=f"A hands-on workshop for {_join_en([TARGET_EN[t] for t in targets])}.",
             description_de="",
             description_en="",
-            themes=self.extra_themes([theme.slug]),
+            themes=self.extra_themes(_family_aware(theme.slug, targets)),
             targets=list(targets),
             access=self.access_for(venue, ()),
             venue=venue,
@@ -1498,10 +1519,12 @@ class ProgrammePlanner:
                 spec = pool.pop()
                 duration = self.rng.randint(shortest, longest)
                 # Runs open on a Saturday (after a Friday evening opening) and end on a Sunday.
+                # The chain itself is planned without snapping, so how many exhibitions there
+                # are does not depend on the weekday of the build.
                 opens = self.snap(begin, frozenset({5}))
-                closes = self.snap(opens + duration, frozenset({6}))
+                closes = self.snap(begin + duration, frozenset({6}))
                 plans.extend(self.exhibition(spec, venue, opens, closes))
-                begin = closes + self.rng.randint(10, 25)
+                begin += duration + 7 + self.rng.randint(10, 25)
         return plans
 
     def exhibition(
@@ -1641,17 +1664,16 @@ def populate(
     plans = planner.exhibitions()
     plans += [planner.event(upcoming=False) for _ in range(PAST_EVENTS)]
     plans += [planner.event(upcoming=True) for _ in range(UPCOMING_EVENTS)]
-    plans.sort(key=lambda p: p.dates[0][0])
 
     slugs: set[str] = set()
     items: list[ProgrammeItem] = []
     for plan in plans:
-        # A title that comes back in another season gets the year-month of its first date.
-        base = ascii_slug(plan.title_de, max_length=100)
-        slug = base if base not in slugs else f"{base}-{plan.dates[0][0]:%Y-%m}"
+        # A title that comes back in another season gets a number, not a date: slugs stay
+        # the same when the demo is built on another day.
+        base = slug = ascii_slug(plan.title_de, max_length=100)
         suffix = 2
         while slug in slugs:
-            slug, suffix = f"{base}-{plan.dates[0][0]:%Y-%m}-{suffix}", suffix + 1
+            slug, suffix = f"{base}-{suffix}", suffix + 1
         slugs.add(slug)
         items.append(
             ProgrammeItem(
