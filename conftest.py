@@ -21,6 +21,19 @@ from django.test import Client
 from publikum.core import services
 from publikum.core.models import ApiToken, Organisation, Role, User
 
+CHROMIUM_ARGS = [
+    # No sandbox as root, and no background traffic that a closed network would refuse
+    # (updates, sync, QUIC, first-run pings).
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+
 PG_URL = os.environ.get("PUBLIKUM_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("PUBLIKUM_TEST_REDIS_URL", "")
 CHROMIUM = "/usr/bin/chromium"
@@ -213,6 +226,53 @@ def smtp_server(settings: Any) -> Iterator[CollectingHandler]:
         yield handler
     finally:
         controller.stop()
+
+
+# --- browser (Playwright driving Debian's Chromium; never a downloaded browser) ---------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    # Playwright's sync API drives an asyncio loop that stays "running" in this thread for as
+    # long as Playwright is started. Django sees that loop and refuses ORM calls from the
+    # test body (SynchronousOnlyOperation), although they are plain blocking calls here:
+    # nothing async runs concurrently with them. The live server answers in its own thread.
+    # The loop stays set until playwright.stop(), so the variable must stay set as long: any
+    # test of the session that runs after the first browser test needs it too.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    # German is the product's default language; without a locale Chromium would send
+    # Accept-Language: en-US and LocaleMiddleware would start the UI in English.
+    context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(context: Any) -> Any:
+    return context.new_page()
 
 
 __all__ = ["ApiClient", "ApiToken"]
