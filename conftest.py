@@ -158,6 +158,9 @@ class ApiClient:
     def patch(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("PATCH", path, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
 
 @pytest.fixture
 def api(live_server: Any) -> Callable[[str | None], ApiClient]:

@@ -7,7 +7,7 @@ import sys
 
 # Our names for commands whose Django name is taken (Django's own `check` stays available
 # as `publikum django-check`).
-ALIASES = {"check": "publikum_check", "django-check": "check"}
+ALIASES = {"check": "publikum_check", "django-check": "check", "import": "publikum_import"}
 
 USAGE = """usage: publikum <command> [options]
 
@@ -20,6 +20,7 @@ Commands:
   user create --email E [--org SLUG --role R]  create a staff user
   token create --org SLUG [--role ROLE]        create an API token (prints only the token)
   check                                        configuration and connectivity
+  import contacts|interactions FILE --org SLUG import a CSV file (--map COL=FIELD, --dry-run)
 
 Every command has --help. All Django management commands work too (publikum help).
 """

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from publikum.audience import selectors, services
@@ -143,7 +143,7 @@ def contacts_create(request: HttpRequest, payload: ContactIn) -> Any:
     contact = services.contact_create(
         organisation=org_of(request), token=token_of(request), source="api", **payload.model_dump()
     )
-    return 201, contact
+    return Status(201, contact)
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="A contact")
@@ -173,7 +173,7 @@ def contacts_delete(request: HttpRequest, contact_id: int) -> Any:
     contact = selectors.contact_get(organisation=org_of(request), contact_id=contact_id)
     require_role(request, Role.MANAGER)
     services.contact_delete(contact=contact, token=token_of(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(

@@ -17,3 +17,5 @@ class AudienceConfig(AppConfig):
         register(NavEntry(_("Segments"), "segments", order=30))
         register(NavEntry(_("Loyalty"), "lifecycle", order=35))
         register(NavEntry(_("Imports"), "imports", Role.EDITOR, order=40))
+        register(NavEntry(_("Duplicates"), "duplicates", Role.EDITOR, order=45))
+        register(NavEntry(_("Retention"), "retention", Role.MANAGER, order=50, section="admin"))

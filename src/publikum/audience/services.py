@@ -55,56 +55,83 @@ def normalise_email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+class _FieldError(Exception):
+    pass
+
+
+def _clean_kind(value: Any) -> str:
+    if value not in ContactKind.values:
+        raise _FieldError(f"one of {', '.join(ContactKind.values)}")
+    return str(value)
+
+
+def _clean_language(value: Any) -> str:
+    if value not in ("de", "en"):
+        raise _FieldError("'de' or 'en'")
+    return str(value)
+
+
+def _clean_birthday(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise _FieldError("a date as YYYY-MM-DD") from exc
+
+
+def _clean_tags(value: Any) -> list[str]:
+    tags = sorted({str(t).strip()[:50] for t in (value or []) if str(t).strip()})
+    if len(tags) > MAX_TAGS:
+        raise _FieldError(f"at most {MAX_TAGS} tags")
+    return tags
+
+
+def _clean_email(value: Any) -> str:
+    try:
+        return normalise_email(value or "")
+    except ValidationFailed as exc:
+        raise _FieldError("invalid e-mail") from exc
+
+
+def _clean_text(value: Any) -> Any:
+    return (value or "").strip() if isinstance(value, str) or value is None else value
+
+
+_CLEANERS: dict[str, Any] = {
+    "email": _clean_email,
+    "kind": _clean_kind,
+    "language": _clean_language,
+    "birthday": _clean_birthday,
+    "tags": _clean_tags,
+}
+_LENGTH_LIMITS = {
+    "first_name": 100,
+    "last_name": 100,
+    "organisation_name": 200,
+    "phone": 40,
+    "postcode": 10,
+}
+
+
 def _clean_contact_fields(organisation: Organisation, data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
-    unknown = set(data) - set(CONTACT_FIELDS) - {"interests"}
-    for name in unknown:
-        errors[name] = ["unknown field"]
     cleaned: dict[str, Any] = {}
     for name, value in data.items():
-        if name in unknown or name == "interests":
+        if name == "interests":
             continue
-        if name == "email":
-            try:
-                cleaned["email"] = normalise_email(value or "")
-            except ValidationFailed as exc:
-                errors.update(exc.fields)
-        elif name == "kind":
-            if value not in ContactKind.values:
-                errors["kind"] = [f"one of {', '.join(ContactKind.values)}"]
-            cleaned["kind"] = value
-        elif name == "language":
-            if value not in ("de", "en"):
-                errors["language"] = ["'de' or 'en'"]
-            cleaned["language"] = value
-        elif name == "birthday":
-            if value in (None, ""):
-                cleaned["birthday"] = None
-            elif isinstance(value, date):
-                cleaned["birthday"] = value
-            else:
-                try:
-                    cleaned["birthday"] = date.fromisoformat(str(value))
-                except ValueError:
-                    errors["birthday"] = ["a date as YYYY-MM-DD"]
-        elif name == "tags":
-            tags = [str(t).strip()[:50] for t in (value or []) if str(t).strip()]
-            if len(tags) > MAX_TAGS:
-                errors["tags"] = [f"at most {MAX_TAGS} tags"]
-            cleaned["tags"] = sorted(set(tags))
-        else:
-            cleaned[name] = (
-                (value or "").strip() if isinstance(value, str) or value is None else value
-            )
-    limits = {
-        "first_name": 100,
-        "last_name": 100,
-        "organisation_name": 200,
-        "phone": 40,
-        "postcode": 10,
-    }
-    for name, limit in limits.items():
-        if len(cleaned.get(name, "") or "") > limit:
+        if name not in CONTACT_FIELDS:
+            errors[name] = ["unknown field"]
+            continue
+        try:
+            cleaned[name] = _CLEANERS.get(name, _clean_text)(value)
+        except _FieldError as exc:
+            errors[name] = [str(exc)]
+            continue
+        limit = _LENGTH_LIMITS.get(name)
+        if limit is not None and len(cleaned[name] or "") > limit:
             errors[name] = [f"at most {limit} characters"]
     if errors:
         summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
@@ -289,8 +316,9 @@ def consent_set(
         defaults={"organisation_id": contact.organisation_id, "source": source[:200]},
     )
     consent.granted = granted
-    consent.source = source[:200] or consent.source
     if granted:
+        # The row keeps where the grant came from; a withdrawal's source is in the audit log.
+        consent.source = source[:200]
         consent.wording = wording or consent.wording
         consent.granted_at = at
         consent.withdrawn_at = None
@@ -303,6 +331,11 @@ def consent_set(
         actor=actor,
         token=token,
         obj=consent,
-        data={"contact_id": contact.pk, "channel": channel, "purpose": purpose},
+        data={
+            "contact_id": contact.pk,
+            "channel": channel,
+            "purpose": purpose,
+            "source": source[:200],
+        },
     )
     return consent

@@ -61,6 +61,7 @@ def contact_detail(request: StaffRequest, contact_id: int) -> HttpResponse:
             "interests": [t.name(language) for t in contact.interests.all()],
             "language": language,
             "can_edit": request.membership.role in (Role.OWNER, Role.MANAGER, Role.EDITOR),
+            "can_manage": request.membership.role in (Role.OWNER, Role.MANAGER),
         },
     )
 

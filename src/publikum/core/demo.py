@@ -45,6 +45,7 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
 POPULATORS: list[str] = [
     "publikum.programme.demo.populate",
     "publikum.audience.demo.populate",
+    "publikum.audience.lifecycle.populate",
 ]
 
 DESCRIPTION_DE = (

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: data generators, runners, reports (`python -m bench`)."""

@@ -1,0 +1,33 @@
+"""`python -m bench <benchmark> [options]`: run a benchmark, print its figures, write its report."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: python -m bench <benchmark> [options]
+
+Benchmarks:
+  audience [--db sqlite|postgres] [--contacts N] [--interactions N] [--keep]
+      contacts, segments, lifecycle, CSV import and the contact list at scale;
+      writes docs/benchmarks/audience.md (python -m bench audience --help for details)
+
+Other tools in bench/ (not benchmarks):
+  bench/screenshots.py   screenshot of the dashboard for the docs
+"""
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        sys.stdout.write(USAGE)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name == "audience":
+        from bench import audience
+
+        return audience.main(rest)
+    sys.stderr.write(f"unknown benchmark {name!r}\n\n{USAGE}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
