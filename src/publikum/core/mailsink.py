@@ -15,7 +15,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 logger = logging.getLogger("publikum.mailsink")
 
@@ -31,7 +31,10 @@ def store_message(mail_from: str, recipients: list[str], raw: bytes) -> int:
     """Store one received message; returns its id. Links it to the organisation header."""
     from publikum.core.models import Organisation, ReceivedMail
 
-    close_old_connections()
+    # The sink runs in its own thread: drop a stale connection first. Not inside a
+    # transaction (a caller's, or a test's), where this would close the caller's connection.
+    if not connection.in_atomic_block:
+        close_old_connections()
     text = raw.decode("utf-8", errors="replace")
     message = email.message_from_bytes(raw, policy=policy.default)
     slug = str(message.get(ORG_HEADER, "")).strip()
@@ -49,12 +52,21 @@ def store_message(mail_from: str, recipients: list[str], raw: bytes) -> int:
     return mail.pk
 
 
+def _store_in_worker_thread(mail_from: str, recipients: list[str], raw: bytes) -> int:
+    """Store from an executor thread and close that thread's connection: mails are rare, and
+    a connection left open in a pool thread outlives the database it points to (tests)."""
+    try:
+        return store_message(mail_from, recipients, raw)
+    finally:
+        connection.close()
+
+
 class SinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         if isinstance(raw, str):
             raw = raw.encode()
-        await sync_to_async(store_message, thread_sensitive=False)(
+        await sync_to_async(_store_in_worker_thread, thread_sensitive=False)(
             str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos], raw
         )
         return "250 Message accepted for delivery"
