@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from publikum.audience import selectors, services
 from publikum.audience.forms import ContactFilterForm, ContactForm
 from publikum.core.errors import DomainError
-from publikum.core.models import Role
+from publikum.core.models import Role, role_at_least
 from publikum.core.tenancy import StaffRequest, staff_view
 
 PAGE_SIZE = 50
@@ -60,8 +60,8 @@ def contact_detail(request: StaffRequest, contact_id: int) -> HttpResponse:
             "consents": selectors.consents_of(contact=contact),
             "interests": [t.name(language) for t in contact.interests.all()],
             "language": language,
-            "can_edit": request.membership.role in (Role.OWNER, Role.MANAGER, Role.EDITOR),
-            "can_manage": request.membership.role in (Role.OWNER, Role.MANAGER),
+            "can_edit": role_at_least(request.membership.role, Role.EDITOR),
+            "can_manage": role_at_least(request.membership.role, Role.MANAGER),
         },
     )
 

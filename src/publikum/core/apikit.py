@@ -15,7 +15,7 @@ from pydantic import ConfigDict
 
 from publikum.core import services
 from publikum.core.errors import DomainError, PermissionDenied
-from publikum.core.models import ApiToken, Organisation, Role, role_at_least
+from publikum.core.models import ApiToken, Organisation, role_at_least
 
 
 class TokenAuth(HttpBearer):
@@ -182,6 +182,3 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return error_response(
             api, request, exc.status_code, codes.get(exc.status_code, "error"), str(exc)
         )
-
-
-ROLE_CHOICES = ", ".join(Role.values)

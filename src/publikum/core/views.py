@@ -21,7 +21,15 @@ from publikum.core import selectors, services
 from publikum.core.errors import DomainError
 from publikum.core.forms import MemberAddForm, MemberRoleForm, TokenCreateForm
 from publikum.core.mailsink import ORG_HEADER
-from publikum.core.models import ApiToken, FailedJob, Membership, Organisation, Role, User
+from publikum.core.models import (
+    ApiToken,
+    FailedJob,
+    Membership,
+    Organisation,
+    Role,
+    User,
+    role_at_least,
+)
 from publikum.core.tenancy import StaffRequest, staff_view
 
 
@@ -60,7 +68,7 @@ def outbox_detail(request: StaffRequest, mail_id: int) -> HttpResponse:
 @staff_view(Role.VIEWER)
 def members(request: StaffRequest) -> HttpResponse:
     organisation = _org(request)
-    can_manage = request.membership.role in (Role.OWNER, Role.MANAGER)
+    can_manage = role_at_least(request.membership.role, Role.MANAGER)
     form = MemberAddForm(request.POST or None)
     if request.method == "POST":
         if not can_manage:

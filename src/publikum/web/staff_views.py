@@ -12,7 +12,7 @@ from django.utils.translation import get_language
 from publikum.audience import selectors as audience_selectors
 from publikum.audience.models import InteractionKind
 from publikum.core import selectors as core_selectors
-from publikum.core.models import Role
+from publikum.core.models import Role, role_at_least
 from publikum.core.tenancy import StaffRequest, staff_view
 from publikum.programme import selectors as programme_selectors
 from publikum.web.charts import bar_chart
@@ -64,7 +64,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
             "next_dates": upcoming[:8],
             "language": language,
             "failed_jobs": core_selectors.failed_job_list(organisation=organisation).count()
-            if request.membership.role in (Role.OWNER, Role.MANAGER)
+            if role_at_least(request.membership.role, Role.MANAGER)
             else 0,
         },
     )
