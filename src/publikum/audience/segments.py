@@ -51,6 +51,7 @@ from publikum.audience.models import (
     Purpose,
     Segment,
 )
+from publikum.audience.selectors import has_tag_q
 from publikum.core.errors import Conflict, ValidationFailed
 from publikum.core.models import ApiToken, Organisation, User
 from publikum.core.services import audit_log
@@ -678,13 +679,7 @@ class _Compiler:
         return lookups[op]()
 
     def leaf_tag(self, node: dict[str, Any]) -> Q:
-        # Tags are a JSON list of strings; JSON containment is not portable to SQLite, so
-        # match the quoted tag in the JSON text. SQLite stores non-ASCII as \u escapes.
-        tag = node["tag"]
-        q = Q(tags__icontains=json.dumps(tag, ensure_ascii=False))
-        if not tag.isascii():
-            q |= Q(tags__icontains=json.dumps(tag))
-        return q
+        return has_tag_q(node["tag"])
 
     def leaf_interest(self, node: dict[str, Any]) -> Q:
         through = Contact.interests.through.objects.filter(

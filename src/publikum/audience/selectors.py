@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -37,12 +38,22 @@ def contact_list(
     if filters.get("tag"):
         # JSON containment is not portable to SQLite; a quoted substring match is exact
         # enough for tags, which are stored as a sorted JSON list of strings.
-        qs = qs.filter(tags__icontains=f'"{filters["tag"]}"')
+        qs = qs.filter(has_tag_q(filters["tag"]))
     if filters.get("consent"):
         qs = qs.filter(
             consents__purpose=filters["consent"], consents__channel="email", consents__granted=True
         )
     return qs
+
+
+def has_tag_q(tag: str) -> Q:
+    """Contacts carrying `tag`. Tags are a JSON list of strings; JSON containment is not
+    portable to SQLite, so match the quoted tag in the JSON text. SQLite stores non-ASCII
+    as \\u escapes, so such a tag is matched in both spellings."""
+    q = Q(tags__icontains=json.dumps(tag, ensure_ascii=False))
+    if not tag.isascii():
+        q |= Q(tags__icontains=json.dumps(tag))
+    return q
 
 
 def contact_get(*, organisation: Organisation, contact_id: int) -> Contact:

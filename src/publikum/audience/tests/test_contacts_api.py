@@ -130,3 +130,11 @@ def test_viewers_read_but_cannot_write_contacts(api, organisation, token_factory
     assert client.delete(f"/contacts/{contact.pk}").status_code == 403
     contact.refresh_from_db()
     assert contact.notes == ""
+
+
+def test_the_tag_filter_finds_tags_with_umlauts(api, organisation, token_factory):
+    member = contact_create(organisation=organisation, first_name="F", tags=["Förderverein"])
+    contact_create(organisation=organisation, first_name="P", tags=["Presse"])
+    client = api(token_factory(organisation, Role.VIEWER))
+    listed = client.get("/contacts", params={"tag": "Förderverein"}).json()
+    assert [c["id"] for c in listed["items"]] == [member.pk]
