@@ -8,8 +8,10 @@ from publikum.audience.api import router as contacts_router
 from publikum.audience.api_imports import router as imports_router
 from publikum.audience.api_privacy import router as privacy_router
 from publikum.audience.api_segments import router as segments_router
+from publikum.bookings.api import router as bookings_router
 from publikum.core.api import router as core_router
 from publikum.core.apikit import TokenAuth, install_error_handlers
+from publikum.programme.api import router as events_router
 
 api = NinjaAPI(
     title="Publikum API",
@@ -30,3 +32,5 @@ api.add_router("/", contacts_router)
 api.add_router("/", privacy_router)
 api.add_router("/", segments_router)
 api.add_router("/", imports_router)
+api.add_router("/", events_router)
+api.add_router("/", bookings_router)

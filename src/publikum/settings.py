@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "publikum.core",
     "publikum.programme",
     "publikum.audience",
+    "publikum.bookings",
     "publikum.web",
 ]
 
@@ -189,7 +190,25 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = True
+# Uploaded images of programme items. `publikum serve` serves them itself; behind a proxy,
+# let the proxy serve MEDIA_ROOT at MEDIA_URL (docs/operations.md).
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("PUBLIKUM_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- bookings -----------------------------------------------------------------------------
+BOOKINGS_MAX_TICKETS = env.int("PUBLIKUM_BOOKINGS_MAX_TICKETS", default=20)
+BOOKINGS_WAITLIST_OFFER_HOURS = env.int("PUBLIKUM_WAITLIST_OFFER_HOURS", default=24)
+# How long a booking waits for the lock of a date before it is retried (PostgreSQL).
+BOOKINGS_LOCK_TIMEOUT_MS = env.int("PUBLIKUM_BOOKINGS_LOCK_TIMEOUT_MS", default=5000)
+# Never change these two: only the control test of the capacity guarantee does, to show
+# that the concurrency test detects overselling when the lock is gone.
+BOOKINGS_LOCK_DATES = env.bool("PUBLIKUM_UNSAFE_BOOKINGS_LOCK_DATES", default=True)
+BOOKINGS_RACE_PAUSE_SECONDS = env.float("PUBLIKUM_UNSAFE_BOOKINGS_RACE_PAUSE", default=0.0)
+if PRODUCTION and (not BOOKINGS_LOCK_DATES or BOOKINGS_RACE_PAUSE_SECONDS):
+    raise ImproperlyConfigured(
+        "Production mode refuses PUBLIKUM_UNSAFE_BOOKINGS_*: they let dates be oversold."
+    )
 
 # --- security and limits --------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PUBLIKUM_MAX_BODY_BYTES", default=2 * 1024 * 1024)

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.urls import include, path, re_path
+from django.views.static import serve as serve_file
 
 from publikum.api import api
 from publikum.web import views as web_views
@@ -7,6 +9,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/", web_views.api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Uploaded images; a proxy in front serves MEDIA_ROOT itself (docs/operations.md).
+    re_path(r"^media/(?P<path>.+)$", serve_file, {"document_root": settings.MEDIA_ROOT}),
     path("healthz", web_views.healthz, name="healthz"),
     path("accounts/", include("publikum.web.account_urls")),
     path("", web_views.home, name="home"),

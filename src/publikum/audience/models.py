@@ -137,6 +137,7 @@ class Consent(TimestampedModel):
 class InteractionKind(models.TextChoices):
     VISIT = "visit", _("Visit")
     BOOKING = "booking", _("Booking")
+    BOOKING_CANCELLED = "booking_cancelled", _("Booking cancelled")
     EMAIL_SENT = "email_sent", _("E-mail sent")
     EMAIL_OPENED = "email_opened", _("E-mail opened")
     EMAIL_CLICKED = "email_clicked", _("E-mail link clicked")

@@ -17,4 +17,6 @@ urlpatterns = [
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/<int:job_id>/resolve/", views.job_resolve, name="job_resolve"),
     path("", include("publikum.audience.urls")),
+    path("programme/", include("publikum.programme.urls")),
+    path("bookings/", include("publikum.bookings.urls")),
 ]

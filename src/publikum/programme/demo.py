@@ -20,8 +20,10 @@ from publikum.programme.models import (
     ItemKind,
     Occurrence,
     OccurrenceStatus,
+    PriceCategory,
     ProgrammeItem,
     Theme,
+    Venue,
 )
 
 # --- content bank -------------------------------------------------------------------------
@@ -1058,6 +1060,58 @@ VENUE_NAME_EN = {
     "Werkstatt": "Workshop",
     "Treffpunkt Rathausplatz": "Meeting point Rathausplatz",
 }
+# The museum's address; the meeting point lies across the square.
+MUSEUM_STREET = "Museumsplatz 1"
+MUSEUM_POSTCODE = "12345"
+MUSEUM_CITY = "Beispielstadt"
+MUSEUM_LAT, MUSEUM_LON = Decimal("51.513400"), Decimal("7.465300")
+DIRECTIONS_DE = (
+    "Straßenbahn 3 und 7 bis Haltestelle Museumsplatz, von dort 2 Minuten zu Fuß. "
+    "Eingang stufenlos über die Rampe links vom Hauptportal; Aufzug zu allen Etagen."
+)
+DIRECTIONS_EN = (
+    "Tram 3 or 7 to the stop Museumsplatz, then a 2-minute walk. Step-free entrance by "
+    "the ramp to the left of the main door; a lift serves every floor."
+)
+
+
+def _venues(organisation: Organisation) -> dict[str, Venue]:
+    venues = []
+    for name_de in VENUE_DE:
+        outdoor = name_de == "Treffpunkt Rathausplatz"
+        venues.append(
+            Venue(
+                organisation=organisation,
+                name_de=name_de,
+                name_en=VENUE_NAME_EN[name_de],
+                street="Rathausplatz" if outdoor else MUSEUM_STREET,
+                postcode=MUSEUM_POSTCODE,
+                city=MUSEUM_CITY,
+                latitude=MUSEUM_LAT + (Decimal("0.001800") if outdoor else 0),
+                longitude=MUSEUM_LON + (Decimal("-0.002100") if outdoor else 0),
+                directions_de=(
+                    "Treffpunkt am Brunnen vor dem Rathaus." if outdoor else DIRECTIONS_DE
+                ),
+                directions_en=(
+                    "Meet at the fountain in front of the town hall." if outdoor else DIRECTIONS_EN
+                ),
+                is_main=name_de == "Foyer",
+            )
+        )
+    return {v.name_de: v for v in Venue.objects.bulk_create(venues)}
+
+
+def _prices(plan_price: Decimal, targets: Any) -> list[tuple[str, str, Decimal]]:
+    """Regular, reduced (students, seniors, people with disabilities), children free."""
+    if not plan_price:
+        return [("Eintritt frei", "Free admission", Decimal(0))]
+    reduced = (plan_price * Decimal("1.2")).quantize(Decimal(1)) / 2  # 60 %, to 50 cents
+    prices = [("Regulär", "Regular", plan_price), ("Ermäßigt", "Reduced", reduced)]
+    if "children" in targets or "families" in targets:
+        prices.append(("Kinder bis 14 Jahre", "Children up to 14", Decimal(0)))
+    return prices
+
+
 MONTHS_EN = (
     "January",
     "February",
@@ -1660,6 +1714,7 @@ def populate(
         batch_size=5000,
     )
     theme_ids = {t.slug: t.pk for t in themes}
+    venues = _venues(organisation)
 
     plans = planner.exhibitions()
     plans += [planner.event(upcoming=False) for _ in range(PAST_EVENTS)]
@@ -1688,8 +1743,8 @@ def populate(
                 description_en=plan.description_en,
                 target_groups=plan.targets,
                 accessibility=plan.access,
-                venue=plan.venue,
-                price_eur=plan.price,
+                venue=venues[plan.venue],
+                bookable=plan.kind != ItemKind.EXHIBITION,
                 created_at=plan.created_at or now,
             )
         )
@@ -1702,6 +1757,22 @@ def populate(
         for slug in plan.themes
     ]
     through.objects.bulk_create(links, batch_size=5000)
+
+    PriceCategory.objects.bulk_create(
+        [
+            PriceCategory(
+                organisation=organisation,
+                item_id=item.pk,
+                name_de=name_de,
+                name_en=name_en,
+                price_eur=price,
+                position=position,
+            )
+            for item, plan in zip(items, plans, strict=True)
+            for position, (name_de, name_en, price) in enumerate(_prices(plan.price, plan.targets))
+        ],
+        batch_size=5000,
+    )
 
     occurrences = [
         Occurrence(

@@ -61,7 +61,10 @@ def test_demo_programme_has_two_years_behind_and_months_ahead(demo):
         assert item.summary_de
         assert item.description_en
         assert 1 <= item.theme_count <= 3
-        assert 0 <= item.price_eur <= 25
+        prices = [c.price_eur for c in item.price_categories.all()]
+        assert prices, f"{item} has no price category"
+        assert all(0 <= p <= 25 for p in prices)
+        assert item.venue is not None
     capacities = Occurrence.objects.filter(organisation=demo).values_list("capacity", flat=True)
     assert all(15 <= c <= 400 for c in capacities)
     assert len({i.slug for i in items}) == len(items)

@@ -91,6 +91,73 @@ def _import_of(org: Organisation) -> int:
     ).pk
 
 
+def _venue_of(org: Organisation) -> int:
+    from publikum.programme.models import Venue
+
+    n = Venue.objects.filter(organisation=org).count()
+    return Venue.objects.create(
+        organisation=org, name_de=f"Geheimer Saal A{n or ''}", street="Geheimweg 1"
+    ).pk
+
+
+def _item_of(org: Organisation) -> int:
+    from publikum.programme.models import ItemKind, PriceCategory, ProgrammeItem
+
+    n = ProgrammeItem.objects.filter(organisation=org).count()
+    item = ProgrammeItem.objects.create(
+        organisation=org,
+        slug=f"geheime-fuehrung-a{n or ''}",
+        kind=ItemKind.TOUR,
+        title_de=f"Geheime Führung A{n or ''}",
+        venue_id=_venue_of(org),
+    )
+    PriceCategory.objects.create(organisation=org, item=item, name_de="Regulär", price_eur=9)
+    return item.pk
+
+
+def _occurrence_of(org: Organisation) -> int:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from publikum.programme.models import Occurrence
+
+    starts = timezone.now() + timedelta(days=3)
+    return Occurrence.objects.create(
+        organisation=org,
+        item_id=_item_of(org),
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        capacity=20,
+    ).pk
+
+
+def _booking_of(org: Organisation) -> str:
+    from publikum.bookings.services import booking_create
+
+    return booking_create(
+        organisation=org,
+        occurrence_id=_occurrence_of(org),
+        name="Geheime Buchende",
+        email="geheim.buchung@haus-a.example",
+        quantity=2,
+    ).code
+
+
+def _entry_of(org: Organisation) -> int:
+    from publikum.bookings.models import WaitlistEntry
+    from publikum.programme.models import Occurrence
+
+    occurrence = Occurrence.objects.get(pk=_occurrence_of(org))
+    return WaitlistEntry.objects.create(
+        organisation=org,
+        occurrence=occurrence,
+        name="Geheim Wartend",
+        email="geheim.warten@haus-a.example",
+        quantity=1,
+    ).pk
+
+
 # Staff pages: path parameter name → makes an object in organisation A, returns its id.
 STAFF_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "import_id": _import_of,
@@ -102,6 +169,11 @@ STAFF_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "job_id": _failed_job_of,
     "contact_id": _contact_of,
     "segment_id": _segment_of,
+    "venue_id": _venue_of,
+    "item_id": _item_of,
+    "occurrence_id": _occurrence_of,
+    "code": _booking_of,
+    "entry_id": _entry_of,
 }
 
 # API operations: path parameter name → makes an object in organisation A, returns its id.
@@ -113,6 +185,11 @@ API_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "job_id": _failed_job_of,
     "contact_id": _contact_of,
     "segment_id": _segment_of,
+    "venue_id": _venue_of,
+    "item_id": _item_of,
+    "event_id": _item_of,
+    "occurrence_id": _occurrence_of,
+    "code": _booking_of,
 }
 
 # Required query parameters of API operations, with a harmless value.
