@@ -10,6 +10,12 @@ Benchmarks:
   audience [--db sqlite|postgres] [--contacts N] [--interactions N] [--keep]
       contacts, segments, lifecycle, CSV import and the contact list at scale;
       writes docs/benchmarks/audience.md (python -m bench audience --help for details)
+  bookings [--processes 4] [--clients 500] [--capacity 300] [--dates 50] [--rounds 3]
+      simultaneous bookings of one date through several web processes on PostgreSQL,
+      against an uncontended baseline; writes docs/benchmarks/bookings.md
+  programme-pages [--db sqlite|postgres|both] [--items 500] [--requests 200]
+      the public programme list, an item page and the .ics feed through a real HTTP
+      server; writes docs/benchmarks/programme.md
 
 Other tools in bench/ (not benchmarks):
   bench/screenshots.py   screenshot of the dashboard for the docs
@@ -25,6 +31,14 @@ def main(argv: list[str]) -> int:
         from bench import audience
 
         return audience.main(rest)
+    if name == "bookings":
+        from bench import bookings
+
+        return bookings.main(rest)
+    if name == "programme-pages":
+        from bench import programme_pages
+
+        return programme_pages.main(rest)
     sys.stderr.write(f"unknown benchmark {name!r}\n\n{USAGE}")
     return 2
 

@@ -15,4 +15,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 _pg_url = os.environ.get("PUBLIKUM_TEST_DATABASE_URL", "")
 if _pg_url:
     DATABASES["pg"] = env.db_url_config(_pg_url)
-    DATABASES["pg"]["TEST"] = {"NAME": "test_publikum_concurrency"}
+    # Two test runs at once on one server (a developer's and CI's) need their own names.
+    DATABASES["pg"]["TEST"] = {
+        "NAME": os.environ.get("PUBLIKUM_TEST_PG_NAME", "test_publikum_concurrency")
+    }

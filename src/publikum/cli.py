@@ -21,6 +21,8 @@ Commands:
   token create --org SLUG [--role ROLE]        create an API token (prints only the token)
   check                                        configuration and connectivity
   import contacts|interactions FILE --org SLUG import a CSV file (--map COL=FIELD, --dry-run)
+  import programme FILE --org SLUG --capacity N
+                                               import a programme (.ics or CSV, --dry-run)
 
 Every command has --help. All Django management commands work too (publikum help).
 """

@@ -199,6 +199,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- bookings -----------------------------------------------------------------------------
 BOOKINGS_MAX_TICKETS = env.int("PUBLIKUM_BOOKINGS_MAX_TICKETS", default=20)
 BOOKINGS_WAITLIST_OFFER_HOURS = env.int("PUBLIKUM_WAITLIST_OFFER_HOURS", default=24)
+# Scheme and host of the links in mails that no request triggers (waiting-list offers, a
+# cancelled date); mails sent while serving a request use that request's host.
+PUBLIC_URL = env.str("PUBLIKUM_PUBLIC_URL", default="http://127.0.0.1:8000")
 # How long a booking waits for the lock of a date before it is retried (PostgreSQL).
 BOOKINGS_LOCK_TIMEOUT_MS = env.int("PUBLIKUM_BOOKINGS_LOCK_TIMEOUT_MS", default=5000)
 # Never change these two: only the control test of the capacity guarantee does, to show

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from publikum.core.models import Organisation, TimestampedModel
@@ -82,6 +83,9 @@ class Contact(TimestampedModel):
         ordering: ClassVar = ["last_name", "first_name"]
         indexes: ClassVar = [
             models.Index(fields=["organisation", "email"]),
+            # Finding a person by address ignores case (`email__iexact`, i.e. UPPER(email)
+            # on PostgreSQL): a booking looks its booker up, an import matches its rows.
+            models.Index(models.F("organisation"), Upper("email"), name="contact_org_email_upper"),
             models.Index(fields=["organisation", "last_name"]),
             models.Index(fields=["organisation", "lifecycle_stage"]),
             models.Index(fields=["organisation", "last_visit_at"]),

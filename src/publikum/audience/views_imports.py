@@ -186,9 +186,10 @@ def _upload(request: HttpRequest) -> HttpResponse:
 
 @staff_view(Role.EDITOR)
 def import_list(request: StaffRequest) -> HttpResponse:
-    page = Paginator(importing.import_list(organisation=request.organisation), 30).get_page(
-        request.GET.get("page")
+    runs = importing.import_list(organisation=request.organisation).filter(
+        kind__in=importing.KINDS  # programme imports are listed on their own page
     )
+    page = Paginator(runs, 30).get_page(request.GET.get("page"))
     return render(request, "audience/import_list.html", {"page": page})
 
 
@@ -196,6 +197,8 @@ def import_list(request: StaffRequest) -> HttpResponse:
 def import_mapping(request: StaffRequest, import_id: int) -> HttpResponse:
     run = importing.import_get(organisation=request.organisation, import_id=import_id)
     org = request.organisation.slug
+    if run.kind not in importing.KINDS:
+        return redirect(f"{run.kind}_import_mapping", org=org, import_id=run.pk)
     if run.status != ImportStatus.PENDING:
         return redirect("import_detail", org=org, import_id=run.pk)
     if request.method == "POST" and "cancel" in request.POST:
@@ -274,6 +277,10 @@ def _detail_context(request: StaffRequest, run: ImportRun, problem: str = "") ->
 @staff_view(Role.EDITOR)
 def import_detail(request: StaffRequest, import_id: int) -> HttpResponse:
     run = importing.import_get(organisation=request.organisation, import_id=import_id)
+    if run.kind not in importing.KINDS:
+        return redirect(
+            f"{run.kind}_import_detail", org=request.organisation.slug, import_id=run.pk
+        )
     return render(request, "audience/import_detail.html", _detail_context(request, run))
 
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BookingsConfig(AppConfig):
@@ -8,3 +9,8 @@ class BookingsConfig(AppConfig):
 
     def ready(self) -> None:
         from publikum.bookings import privacy, tasks  # noqa: F401
+        from publikum.core.models import Role
+        from publikum.core.navigation import NavEntry, register
+
+        register(NavEntry(_("Bookings"), "bookings", order=15))
+        register(NavEntry(_("Check-in"), "check_in", Role.FRONT_DESK, order=16))

@@ -27,7 +27,9 @@ class BookingSource(models.TextChoices):
 
 class Booking(TimestampedModel):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
-    occurrence = models.ForeignKey(Occurrence, on_delete=models.PROTECT, related_name="bookings")
+    # RESTRICT, not PROTECT: a date with bookings cannot be deleted on its own, but the
+    # organisation can be, with its dates and bookings together (PROTECT would refuse that).
+    occurrence = models.ForeignKey(Occurrence, on_delete=models.RESTRICT, related_name="bookings")
     # Shown on the ticket and typed at the front desk: no 0/O or 1/I to mix up.
     code = models.CharField(max_length=12, unique=True)
     contact = models.ForeignKey(
@@ -141,3 +143,29 @@ class WaitlistEntry(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.occurrence_id}: {self.email}"
+
+
+class BookingRequestKey(models.Model):
+    """The `Idempotency-Key` of an API booking request and the booking it made.
+
+    A client that retries after a timeout sends the same key and gets the same booking back
+    instead of a second one. Written in the booking's own transaction, so a key exists
+    exactly when its booking does; the unique constraint is the final guard.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    # SHA-256 of the request body: the same key with another body is a client error.
+    fingerprint = models.CharField(max_length=64)
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organisation", "key"], name="booking_request_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

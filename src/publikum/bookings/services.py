@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from publikum.audience.models import Contact, InteractionKind, Purpose
 from publikum.audience.services import contact_create, interaction_record, normalise_email
+from publikum.bookings import idempotency
 from publikum.bookings.models import (
     Booking,
     BookingLine,
@@ -73,6 +74,20 @@ def new_code() -> str:
 
 
 # --- the lock ------------------------------------------------------------------------------
+
+
+def _date(organisation: Organisation, occurrence_id: int) -> Occurrence:
+    """The date with its item and prices, not locked: for checks that the locked part
+    repeats or that do not depend on the seats."""
+    occurrence = (
+        Occurrence.objects.select_related("item")
+        .prefetch_related("item__price_categories")
+        .filter(pk=occurrence_id, organisation=organisation)
+        .first()
+    )
+    if occurrence is None:
+        raise NotFound("There is no such date.")
+    return occurrence
 
 
 def _locked_date(organisation: Organisation, occurrence_id: int) -> Occurrence:
@@ -262,6 +277,8 @@ def booking_create(
     actor: User | None = None,
     token: ApiToken | None = None,
     link_base: str = "",
+    request_key: str = "",
+    request_fingerprint: str = "",
 ) -> Booking:
     """Book seats of a date, or raise: ValidationFailed (bad input), NotFound (no such date
     in this organisation), DateNotBookable, SoldOut (not enough free seats), Busy.
@@ -269,6 +286,8 @@ def booking_create(
     `consents` are the purposes the person ticked; each starts a double opt-in (a mail with
     a confirmation link), it grants nothing by itself. `waitlist_entry_id` redeems an offer
     from the waiting list: the seats it holds count as free for this booking only.
+    `request_key` (the API's Idempotency-Key) returns the booking an earlier request with
+    the same key made instead of booking again (`bookings.idempotency`).
     """
     name, email, language = _check_person(name, email, language)
     consents = _check_consents(consents)
@@ -276,10 +295,26 @@ def booking_create(
         raise ValidationFailed(f"Unknown source '{source}'.", fields={"source": ["unknown"]})
 
     def write() -> Booking:
-        occurrence = _locked_date(organisation, occurrence_id)
+        # What needs no lock comes first (prices, the booker's contact), so that the date's
+        # lock is held only for the recount and the writes that depend on it: every other
+        # booking of the date waits that long. A refusal rolls all of it back.
+        occurrence = _date(organisation, occurrence_id)
         check_bookable(occurrence)
         lines = _lines_for(occurrence, quantity, per_category)
         wanted = sum(line.quantity for line in lines)
+        total = sum(
+            ((line.category.price_eur if line.category else Decimal(0)) * line.quantity)
+            for line in lines
+        )
+        contact = _contact_for(organisation, name, email, language)
+
+        occurrence = _locked_date(organisation, occurrence_id)
+        earlier = idempotency.booking_for_key(
+            organisation=organisation, key=request_key, fingerprint=request_fingerprint
+        )
+        if earlier is not None:
+            return earlier
+        check_bookable(occurrence)  # again: the date may have been cancelled meanwhile
         entry = None
         if waitlist_entry_id is not None:
             entry = _redeemable_offer(occurrence, waitlist_entry_id, wanted)
@@ -288,11 +323,6 @@ def booking_create(
             raise _sold_out(seats, wanted)
         if settings.BOOKINGS_RACE_PAUSE_SECONDS:  # only the control test sets it
             time.sleep(settings.BOOKINGS_RACE_PAUSE_SECONDS)
-        contact = _contact_for(organisation, name, email, language)
-        total = sum(
-            ((line.category.price_eur if line.category else Decimal(0)) * line.quantity)
-            for line in lines
-        )
         booking = _insert_booking(
             organisation=organisation,
             occurrence=occurrence,
@@ -301,9 +331,16 @@ def booking_create(
             email=email,
             language=language,
             quantity=wanted,
-            total=Decimal(total),
+            total_eur=Decimal(total),
             source=source,
         )
+        if request_key:
+            idempotency.remember_key(
+                organisation=organisation,
+                key=request_key,
+                fingerprint=request_fingerprint,
+                booking=booking,
+            )
         BookingLine.objects.bulk_create(
             [
                 BookingLine(
@@ -426,9 +463,16 @@ def booking_cancel(
             data={"occurrence_id": occurrence.pk, "quantity": booking.quantity, "via": via},
         )
         _after_commit_offer(occurrence.pk)
+        _after_commit_cancellation_mail(booking.pk)
         return booking
 
     return _with_lock_retry(write)
+
+
+def _after_commit_cancellation_mail(booking_id: int) -> None:
+    from publikum.bookings import tasks
+
+    transaction.on_commit(lambda: tasks.send_booking_cancellation.enqueue(booking_id=booking_id))
 
 
 def _after_commit_offer(occurrence_id: int) -> None:
@@ -471,6 +515,8 @@ def booking_check_in(
             raise Conflict(f"Booking {booking.code} was cancelled.")
         if booking.checked_in_at is not None:
             return CheckIn(booking=booking, already=True)
+        if booking.occurrence.status == OccurrenceStatus.CANCELLED:
+            raise Conflict(f"The date of booking {booking.code} was cancelled.")
         zone = ZoneInfo(organisation.timezone or settings.TIME_ZONE)
         day = timezone.localtime(booking.occurrence.starts_at, zone).date()
         if day != timezone.localtime(now, zone).date():
@@ -636,7 +682,9 @@ def occurrences_with_expired_offers(now: datetime | None = None) -> list[int]:
     )
 
 
-def waitlist_withdraw(*, organisation: Organisation, entry_id: int) -> WaitlistEntry:
+def waitlist_withdraw(
+    *, organisation: Organisation, entry_id: int, actor: User | None = None
+) -> WaitlistEntry:
     """Take a person off the waiting list; seats their offer held go to the next person."""
     with transaction.atomic():
         entry = (
@@ -650,7 +698,7 @@ def waitlist_withdraw(*, organisation: Organisation, entry_id: int) -> WaitlistE
             was_offered = entry.status == WaitlistStatus.OFFERED
             entry.status = WaitlistStatus.WITHDRAWN
             entry.save(update_fields=["status", "updated_at"])
-            audit_log(organisation, "bookings.waitlist.withdrawn", obj=entry)
+            audit_log(organisation, "bookings.waitlist.withdrawn", actor=actor, obj=entry)
             if was_offered:
                 _after_commit_offer(entry.occurrence_id)
     return entry

@@ -46,6 +46,7 @@ POPULATORS: list[str] = [
     "publikum.programme.demo.populate",
     "publikum.audience.demo.populate",
     "publikum.audience.lifecycle.populate",
+    "publikum.bookings.demo.populate",
 ]
 
 DESCRIPTION_DE = (

@@ -120,11 +120,19 @@ class ProgrammeItem(TimestampedModel):
     published = models.BooleanField(default=True)
     # Whether its dates are booked through Publikum (an exhibition usually is not).
     bookable = models.BooleanField(default=True)
+    # The key of the item in the system it was imported from (an iCalendar UID), so that
+    # importing the same file again updates the item instead of adding a second one.
+    external_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering: ClassVar = ["title_de"]
         constraints: ClassVar = [
-            models.UniqueConstraint(fields=["organisation", "slug"], name="item_slug_unique")
+            models.UniqueConstraint(fields=["organisation", "slug"], name="item_slug_unique"),
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="item_external_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:

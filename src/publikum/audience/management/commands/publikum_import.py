@@ -1,4 +1,6 @@
-"""`publikum import contacts|interactions FILE --org SLUG`: a CSV import run at once."""
+"""`publikum import contacts|interactions|programme FILE --org SLUG`: an import run at once.
+
+A programme file (iCalendar or CSV) is handed to `publikum.programme.import_cli`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from publikum.audience import importing
 from publikum.audience.models import ImportStatus
 from publikum.core.errors import DomainError
 from publikum.core.models import Organisation
+from publikum.programme import import_cli
 
 
 class Command(BaseCommand):
@@ -21,12 +24,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=importing.KINDS, help="what the file contains")
-        parser.add_argument("file", help="the CSV file")
+        parser.add_argument(
+            "kind", choices=[*importing.KINDS, "programme"], help="what the file contains"
+        )
+        parser.add_argument("file", help="the CSV file (programme: also an iCalendar file)")
         parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument(
             "--preset",
-            choices=sorted(importing.PRESETS),
+            choices=sorted({*importing.PRESETS, *import_cli.PRESET_NAMES}),
             help="column layout of a known export (default: recognised from the column names)",
         )
         parser.add_argument(
@@ -50,6 +55,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="check and count every row, keep nothing"
         )
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        import_cli.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         organisation = Organisation.objects.filter(slug=options["org"]).first()
@@ -58,6 +64,11 @@ class Command(BaseCommand):
         path = Path(options["file"]).expanduser()
         if not path.is_file():
             raise CommandError(f"There is no file {path}.")
+        if options["kind"] == "programme":
+            import_cli.run(
+                organisation=organisation, path=path, options=options, stdout=self.stdout
+            )
+            return
         try:
             run = importing.import_file(
                 organisation=organisation,
