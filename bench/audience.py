@@ -247,15 +247,20 @@ def _org(slug: str) -> Any:
     return Organisation.objects.get(slug=slug)
 
 
-def _explain(sql: str) -> str:
-    from django.db import connection
+def _explain(sql: str, settings: tuple[str, ...] = ()) -> str:
+    """The plan of `sql` (PostgreSQL: executed, with buffers), after `settings` (SET LOCAL
+    statements, in a transaction that is rolled back)."""
+    from django.db import connection, transaction
 
-    with connection.cursor() as cur:
+    with transaction.atomic(), connection.cursor() as cur:
         if connection.vendor == "postgresql":
+            for setting in settings:
+                cur.execute(setting)
             cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
         else:
             cur.execute("EXPLAIN QUERY PLAN " + sql)
         rows = cur.fetchall()
+        transaction.set_rollback(True)
     if connection.vendor == "postgresql":
         return "\n".join(r[0] for r in rows)
     return "\n".join(" | ".join(str(c) for c in r) for r in rows)
@@ -328,8 +333,12 @@ def child_segments(args: argparse.Namespace) -> dict[str, Any]:
     out["cold_seconds"] = cold
     out["count"] = n
     out["queries_per_count"] = len(captured.captured_queries)
-    sql = captured.captured_queries[-1]["sql"]
+    # The count itself; on PostgreSQL it runs in a transaction after a planner setting.
+    statements = [q["sql"] for q in captured.captured_queries]
+    sql = next(q for q in reversed(statements) if q.upper().startswith("SELECT COUNT"))
+    settings = tuple(q for q in statements if q.upper().startswith("SET LOCAL"))
     out["sql"] = sql
+    out["settings"] = list(settings)
     # Several warm runs where they are cheap; a few where a single run takes long.
     runs = budget_runs(args.runs, cold, budget=60.0, minimum=3)
     warm = [count(SEGMENT_RULES)[0] for _ in range(runs)]
@@ -341,7 +350,7 @@ def child_segments(args: argparse.Namespace) -> dict[str, Any]:
             took, matched = count({"all": [rule]})
             times.append(took)
         out["per_rule"].append({"rule": name, "median": statistics.median(times), "count": matched})
-    out["explain"] = _explain(sql)
+    out["explain"] = _explain(sql, settings)
     out["contacts"] = seg._audience(org).count()  # the denominator for the report
     return out
 
@@ -510,6 +519,13 @@ def child_pages(args: argparse.Namespace) -> dict[str, Any]:
     client.force_login(user)
     total = Contact.objects.filter(organisation=org, erased_at__isnull=True).count()
     middle = max(1, math.ceil(total / 50) // 2)
+    # The list pages by key ("next" links carry the id of the last contact shown): page N
+    # is the page after the contact at position 50 × (N - 1), found once (untimed).
+    before_middle = (
+        Contact.objects.filter(organisation=org, erased_at__isnull=True)
+        .order_by("last_name", "first_name", "id")
+        .values_list("pk", flat=True)[50 * (middle - 1) - 1]
+    )
     segment = Segment.objects.filter(organisation=org, name="Benchmark: vier Regeln").first()
     if segment is None:
         segment = seg.segment_create(
@@ -518,7 +534,12 @@ def child_pages(args: argparse.Namespace) -> dict[str, Any]:
     base = f"/o/{org.slug}"
     pages: list[tuple[str, str, str, Any]] = [
         ("contact list, page 1", "get", f"{base}/contacts/", None),
-        (f"contact list, page {middle:,} (middle)", "get", f"{base}/contacts/?page={middle}", None),
+        (
+            f"contact list, page {middle:,} (middle)",
+            "get",
+            f"{base}/contacts/?after={before_middle}",
+            None,
+        ),
         ("contact list, search 'müller'", "get", f"{base}/contacts/?q=m%C3%BCller", None),
         ("contact list, search 'anna schmidt'", "get", f"{base}/contacts/?q=anna+schmidt", None),
         ("contact list, search by postcode '50667'", "get", f"{base}/contacts/?q=50667", None),
@@ -603,171 +624,69 @@ def child_export(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# Candidate indexes for the segment rules, tried on the benchmark database only (what if).
-WHATIF_INDEXES = {
-    "bench_whatif_visits_by_item": (
-        "CREATE INDEX bench_whatif_visits_by_item ON audience_interaction "
-        "(item_id, kind, occurred_at) INCLUDE (contact_id)"
-    ),
-    "bench_whatif_kind_time_contact": (
-        "CREATE INDEX bench_whatif_kind_time_contact ON audience_interaction "
-        "(organisation_id, kind, occurred_at) INCLUDE (contact_id)"
-    ),
-}
-# The same segment with "visited ≥ 3 times in 12 months" read from the figure the lifecycle
-# job stores on each contact (visits_12m), instead of counting interactions at query time.
-SEGMENT_RULES_STORED: dict[str, Any] = {
-    "all": [
-        SEGMENT_RULES["all"][0],
-        SEGMENT_RULES["all"][1],
-        {"field": "visits_12m", "op": "gte", "value": 3},
-        SEGMENT_RULES["all"][3],
-    ]
-}
-
-
-def child_whatif(args: argparse.Namespace) -> dict[str, Any]:
-    """PostgreSQL: the segment count with candidate indexes and with the stored figure.
-
-    The indexes are created on the benchmark database, measured and dropped again; nothing
-    in the product changes. Shows what a proposed change would bring, in the same run.
-    """
-    from django.db import connection
-
-    from publikum.audience import segments as seg
-
-    org = _org(args.org)
-
-    def median_count(rules: Any, runs: int = 3) -> dict[str, Any]:
-        seg.rules_count(organisation=org, rules=rules)  # warm up, untimed
-        times, n = [], 0
-        for _ in range(runs):
-            start = time.perf_counter()
-            n = seg.rules_count(organisation=org, rules=rules)
-            times.append(time.perf_counter() - start)
-        return {"median": statistics.median(times), "count": n, "runs": runs}
-
-    out: dict[str, Any] = {"org": args.org, "indexes": WHATIF_INDEXES}
-    out["stored_figure"] = median_count(SEGMENT_RULES_STORED)
-    with connection.cursor() as cur:
-        build = {}
-        for name, sql in WHATIF_INDEXES.items():
-            cur.execute(f"DROP INDEX IF EXISTS {name}")
-            start = time.perf_counter()
-            cur.execute(sql)
-            build[name] = time.perf_counter() - start
-        cur.execute("VACUUM (ANALYZE) audience_interaction")  # index-only scans need the VM
-        out["index_build_seconds"] = build
-        if args.sql_file:
-            out["write_back"] = _whatif_write_back(cur, org, Path(args.sql_file).read_text())
-        out["summary_table"] = _whatif_summary_table(cur, org)
-        try:
-            out["with_indexes"] = median_count(SEGMENT_RULES)
-            out["with_indexes_stored_figure"] = median_count(SEGMENT_RULES_STORED)
-            with CaptureQueries() as captured:
-                seg.rules_count(organisation=org, rules=SEGMENT_RULES_STORED)
-            out["explain_with_indexes_stored_figure"] = _explain(captured.last_sql())
-        finally:
-            for name in WHATIF_INDEXES:
-                cur.execute(f"DROP INDEX IF EXISTS {name}")
-    return out
-
-
-# The four rules written by hand against a contact × theme summary (last attended), as the
-# lifecycle job could keep it, with "visited ≥ 3 times in 12 months" from visits_12m.
-SUMMARY_COUNT_SQL = """
+# The segment of the issue written against the timeline, as the rules compiled before the
+# stored figures (visits_12m, the contact × theme summary) existed: for comparison.
+TIMELINE_COUNT_SQL = """
 SELECT COUNT(*) FROM audience_contact c
-WHERE c.organisation_id = %(org)s AND c.erased_at IS NULL
-  AND c.language = 'de' AND c.visits_12m >= 3
+WHERE c.organisation_id = %(org)s AND c.erased_at IS NULL AND c.language = 'de'
   AND EXISTS (SELECT 1 FROM audience_consent u WHERE u.contact_id = c.id
               AND u.channel = 'email' AND u.purpose = 'newsletter' AND u.granted)
-  AND EXISTS (SELECT 1 FROM bench_whatif_contact_theme ct WHERE ct.contact_id = c.id
-              AND ct.theme_id = %(theme)s AND ct.last_attended_at >= %(since)s)
+  AND c.id IN (SELECT i.contact_id FROM audience_interaction i
+               WHERE i.organisation_id = %(org)s AND i.kind = 'visit'
+                 AND i.occurred_at >= %(since_12m)s
+               GROUP BY i.contact_id HAVING COUNT(*) >= 3)
+  AND EXISTS (SELECT 1 FROM audience_interaction i
+              JOIN programme_programmeitem_themes t ON t.programmeitem_id = i.item_id
+              WHERE i.contact_id = c.id AND i.kind = 'visit' AND t.theme_id = %(theme)s
+                AND i.occurred_at >= %(since_24m)s)
 """
 
 
-def _whatif_summary_table(cur: Any, org: Any) -> dict[str, Any]:
-    """Build the summary table, count with it (default planner and hash joins only), drop it."""
+def child_whatif(args: argparse.Namespace) -> dict[str, Any]:
+    """PostgreSQL: the segment count as the product runs it (hash joins), with the planner's
+    default (nested loops allowed), and written against the timeline instead of the stored
+    figures. Nothing changes in the database; shows what each choice is worth, in the same
+    run."""
+    from django.db import connection, transaction
+
+    from publikum.audience import segments as seg
     from publikum.programme.models import Theme
 
-    theme = Theme.objects.get(organisation=org, slug="fotografie").pk
-    since = datetime.now(UTC) - timedelta(days=730)
-    params = {"org": org.pk, "theme": theme, "since": since}
-    result: dict[str, Any] = {"sql": SUMMARY_COUNT_SQL.strip()}
-    cur.execute("DROP TABLE IF EXISTS bench_whatif_contact_theme")
-    start = time.perf_counter()
-    cur.execute(
-        "CREATE TABLE bench_whatif_contact_theme AS SELECT i.contact_id, t.theme_id, "
-        "MAX(i.occurred_at) AS last_attended_at FROM audience_interaction i "
-        "JOIN programme_programmeitem_themes t ON t.programmeitem_id = i.item_id "
-        "WHERE i.organisation_id = %s AND i.kind = 'visit' GROUP BY i.contact_id, t.theme_id",
-        [org.pk],
-    )
-    cur.execute(
-        "CREATE UNIQUE INDEX bench_whatif_contact_theme_idx ON bench_whatif_contact_theme "
-        "(contact_id, theme_id) INCLUDE (last_attended_at)"
-    )
-    cur.execute("VACUUM (ANALYZE) bench_whatif_contact_theme")
-    result["build_seconds"] = time.perf_counter() - start
-    cur.execute("SELECT COUNT(*) FROM bench_whatif_contact_theme")
-    result["rows"] = cur.fetchone()[0]
-    try:
-        for label, setting in (("default", None), ("hash joins", "SET enable_nestloop = off")):
-            if setting:
-                cur.execute(setting)
-            cur.execute(SUMMARY_COUNT_SQL, params)  # warm up
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                cur.execute(SUMMARY_COUNT_SQL, params)
-                count = cur.fetchone()[0]
-                times.append(time.perf_counter() - start)
-            result[label] = {"median": statistics.median(times), "count": count}
-    finally:
-        cur.execute("RESET enable_nestloop")
-        cur.execute("DROP TABLE IF EXISTS bench_whatif_contact_theme")
-    return result
+    org = _org(args.org)
 
-
-_CHUNK_RANGE = re.compile(r"\bs\.id > (\d+) AND s\.id <= (\d+)")
-
-
-def _whatif_write_back(cur: Any, org: Any, sql: str) -> dict[str, Any] | None:
-    """The lifecycle job's first write-back UPDATE as it ran, and with the chunk's id range
-    also on the contact table, on a scratch table holding the stored figures (a quiet day:
-    nothing differs). EXPLAIN ANALYZE inside a transaction that is rolled back."""
-    from django.db import transaction
-
-    match = _CHUNK_RANGE.search(sql)
-    if not match or not sql.lstrip().upper().startswith("UPDATE"):
-        return None
-    contact_range = (
-        f'{match[0]} AND "audience_contact".id > {match[1]} AND "audience_contact".id <= {match[2]}'
-    )
-    variants = {
-        "as the job runs it": sql,
-        "with the id range on the contact too": sql.replace(match[0], contact_range, 1),
-    }
-    result: dict[str, Any] = {}
-    with transaction.atomic():
-        cur.execute("DROP TABLE IF EXISTS publikum_lifecycle_scratch")
-        cur.execute(
-            "CREATE TEMPORARY TABLE publikum_lifecycle_scratch AS SELECT id, "
-            "lifecycle_stage AS stage, first_visit_at AS first_visit, last_visit_at AS "
-            "last_visit, visits_12m, bookings_12m, spend_12m, rfm_recency, rfm_frequency, "
-            "rfm_monetary FROM audience_contact WHERE organisation_id = %s "
-            "AND erased_at IS NULL",
-            [org.pk],
-        )
-        cur.execute("CREATE UNIQUE INDEX ON publikum_lifecycle_scratch (id)")
-        cur.execute("ANALYZE publikum_lifecycle_scratch")
-        for label, statement in variants.items():
+    def median(count: Callable[[], int], runs: int = 3) -> dict[str, Any]:
+        count()  # warm up, untimed
+        times, n = [], 0
+        for _ in range(runs):
             start = time.perf_counter()
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement.replace("%", "%%"))
-            plan = "\n".join(row[0] for row in cur.fetchall())
-            result[label] = {"seconds": time.perf_counter() - start, "plan": plan}
-        transaction.set_rollback(True)
-    return result
+            n = count()
+            times.append(time.perf_counter() - start)
+        return {"median": statistics.median(times), "count": n, "runs": runs}
+
+    contacts = seg.rules_contacts(organisation=org, rules=SEGMENT_RULES)
+    out: dict[str, Any] = {"org": args.org}
+    out["product"] = median(lambda: seg.rules_count(organisation=org, rules=SEGMENT_RULES))
+    out["nested_loops"] = median(contacts.count)
+    with CaptureQueries() as captured:
+        contacts.count()
+    out["explain_nested_loops"] = _explain(captured.last_sql())
+    now = datetime.now(UTC)
+    params = {
+        "org": org.pk,
+        "theme": Theme.objects.get(organisation=org, slug="fotografie").pk,
+        "since_12m": now - timedelta(days=365),
+        "since_24m": now - timedelta(days=730),
+    }
+
+    def timeline() -> int:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL enable_nestloop = off")
+            cur.execute(TIMELINE_COUNT_SQL, params)
+            return int(cur.fetchone()[0])
+
+    out["timeline"] = median(timeline, runs=1)
+    out["timeline_sql"] = TIMELINE_COUNT_SQL.strip()
+    return out
 
 
 class CaptureQueries:
@@ -947,9 +866,8 @@ def run_database(
         for name, step in steps:
             if args.only and name.split("_")[0] not in args.only:
                 continue
-            extra = _write_back_file(out, data_dir) if name == "whatif" else []
             log(f"{db}: {name}")
-            out[name] = run_step(env, "bench.audience", [*step, *extra])
+            out[name] = run_step(env, "bench.audience", step)
             if name == "pages" and db == "postgres":
                 # Right away, before the imports change the data the pages showed.
                 explain_slow_pages(env, out["pages"], data_dir)
@@ -968,12 +886,14 @@ def run_database(
 
 def _steps(db: str, args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     """The measurements, in order: (name, arguments of `python -m bench.audience`)."""
+    # The lifecycle first: segments read the figures it stores (visits_12m), as they do
+    # after the nightly run in production.
     steps: list[tuple[str, list[str]]] = [
-        ("segments", ["segments", "--org", MAIN_SLUG, "--runs", str(args.runs)]),
-        ("segments_small", ["segments", "--org", SMALL_SLUG, "--runs", str(args.runs)]),
         ("lifecycle_small", ["lifecycle", "--org", SMALL_SLUG]),
         ("lifecycle_1", ["lifecycle", "--org", MAIN_SLUG]),
         ("lifecycle_2", ["lifecycle", "--org", MAIN_SLUG]),
+        ("segments", ["segments", "--org", MAIN_SLUG, "--runs", str(args.runs)]),
+        ("segments_small", ["segments", "--org", SMALL_SLUG, "--runs", str(args.runs)]),
         ("pages", ["pages", "--org", MAIN_SLUG, "--runs", "20"]),
         ("export_small", ["export", "--org", SMALL_SLUG]),
         ("export", ["export", "--org", MAIN_SLUG]),
@@ -998,18 +918,6 @@ def _steps(db: str, args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     if db == "postgres":
         steps.append(("whatif", ["whatif", "--org", MAIN_SLUG]))
     return steps
-
-
-def _write_back_file(out: dict[str, Any], data_dir: Path) -> list[str]:
-    """["--sql-file", path] with the write-back UPDATE the lifecycle job ran, if known."""
-    for key in ("lifecycle_2", "lifecycle_1"):
-        plans = ((out.get(key) or {}).get("db") or {}).get("plans") or {}
-        sql = (plans.get("UPDATE audience_contact") or {}).get("sql")
-        if sql:
-            path = data_dir / "write_back.sql"
-            path.write_text(sql)
-            return ["--sql-file", str(path)]
-    return []
 
 
 def explain_slow_pages(env: dict[str, str], pages: dict[str, Any], data_dir: Path) -> None:
@@ -1213,9 +1121,12 @@ def _segment_rows(t: _Rows, res: dict[str, Any]) -> None:
             f"({fmt_s(small['warm']['median'])} at {small['contacts']:,} contacts)"
         )
     whatif = res.get("whatif")
-    if _ok(whatif) and whatif.get("with_indexes_stored_figure"):  # type: ignore[union-attr]
-        best = whatif["with_indexes_stored_figure"]["median"]  # type: ignore[index]
-        ratio += f"; with the proposed indexes and `visits_12m`: {fmt_s(best)} (what if)"
+    if _ok(whatif):
+        w: dict[str, Any] = whatif  # type: ignore[assignment]
+        ratio += (
+            f"; with nested loops allowed {fmt_s(w['nested_loops']['median'])}, against the "
+            f"timeline {fmt_s(w['timeline']['median'])} (see details)"
+        )
     t.add(
         f"Segment count, 4 rules, warm (median / p95 of {warm['runs']})",
         f"{fmt_s(warm['median'])} / {fmt_s(warm['p95'])}",
@@ -1457,8 +1368,11 @@ def _analysis_segment(db: str, res: dict[str, Any], missed: set[str]) -> list[st
     rules = sorted(seg["per_rule"], key=lambda r: -r["median"])  # type: ignore[index]
     plan = seg.get("explain", "")  # type: ignore[union-attr]
     out = [
-        "**Segment count.** The four rules compile to one `COUNT(*)` with a semi-join per "
-        'rule (SQL and plan under "Segment count" below). Each rule alone, on the same '
+        "**Segment count.** The four rules compile to one `COUNT(*)`: language and "
+        "`visits_12m ≥ 3` (the figure the lifecycle job stores and `interaction_record` counts "
+        "up) are conditions on the contact row, consent and the theme are semi-joins on the "
+        "partial index of granted consents and on the contact × theme summary (SQL and plan "
+        'under "Segment count" below). Each rule alone, on the same '
         f"{seg['contacts']:,} contacts:",  # type: ignore[index]
         "",
         "| Rule alone | Time | Contacts matched |",
@@ -1471,93 +1385,51 @@ def _analysis_segment(db: str, res: dict[str, Any], missed: set[str]) -> list[st
         out += ["The scans in the plan by time (time per loop × loops):", ""]
         out += _code("\n".join(nodes))
         out += [""]
-    fixes = []
-    if "Index Scan using audience_interaction_item_id" in plan:
-        fixes.append(
-            '"Attended theme X" is an EXISTS over `audience_interaction ⋈ '
-            "programmeitem_themes`. PostgreSQL drives it from the theme's programme items "
-            "through the single-column index on `audience_interaction(item_id)` and then reads "
-            "every matching interaction row from the table to check `kind` and `occurred_at`: "
-            "random reads of most of the table (see the buffers of that node). An index "
-            "`audience_interaction (item_id, kind, occurred_at) INCLUDE (contact_id)` turns "
-            "that into an index-only scan; a summary of who attended which theme when, kept by "
-            "the lifecycle job, would make the rule one index probe per contact."
-        )
-    if "Seq Scan on audience_interaction" in plan or "HAVING" in seg.get("sql", ""):  # type: ignore[union-attr]
-        fixes.append(
-            '"Visited ≥ N times in the last M months" compiles to `id IN (SELECT contact_id '
-            "... GROUP BY contact_id HAVING COUNT(*) >= N)`, which aggregates every visit of "
-            "the organisation in the window (here by scanning the interaction table) before "
-            "the other rules can narrow the set, and whose result size the planner "
-            "underestimates (so it picks nested loops for the rest). For M = 12 the lifecycle "
-            "job already stores `visits_12m` on each contact; the rule "
-            '`{"field": "visits_12m", "op": "gte", "value": N}` (or compiling the activity rule '
-            "to it when M = 12) makes it a column filter. Otherwise an index "
-            "`(organisation_id, kind, occurred_at) INCLUDE (contact_id)` makes the aggregation "
-            "index-only."
-        )
-    if fixes:
-        out += ["What would fix it (proposals; the benchmark does not change product code):", ""]
-        out += [f"- {f}" for f in fixes] + [""]
-    out += _whatif(res.get("whatif"), seg)  # type: ignore[arg-type]
+    out += [
+        "What remains is reading the contacts that pass the column rules and joining them to "
+        "their consent and summary rows; the time grows with the number of contacts, not of "
+        "interactions any more. Keeping the per-contact facts the rules ask most (newsletter "
+        "consent) on the contact row would leave a single scan of the organisation's contacts "
+        f'("language = de" alone takes {fmt_s(_rule_time(seg, "language"))}).',  # type: ignore[arg-type]
+        "",
+    ]
     return out
 
 
-def _whatif(whatif: dict[str, Any] | None, seg: dict[str, Any]) -> list[str]:
+def _whatif(whatif: dict[str, Any] | None) -> list[str]:
     if not _ok(whatif):
         return []
     w: dict[str, Any] = whatif  # type: ignore[assignment]
-    builds = ", ".join(f"`{k}` {fmt_s(v)}" for k, v in w["index_build_seconds"].items())
     rows = [
-        ("as generated (the figures above)", seg["warm"]["median"], seg["count"]),
-        ("rule 3 as `visits_12m ≥ 3` (the stored figure)", *_mc(w["stored_figure"])),
-        ("with the two indexes below", *_mc(w["with_indexes"])),
-        ("with the indexes and `visits_12m ≥ 3`", *_mc(w["with_indexes_stored_figure"])),
-    ]
-    summary = w.get("summary_table") or {}
-    for label, text in (
-        ("default", "hand-written SQL on a contact × theme summary and `visits_12m`"),
-        ("hash joins", "the same with nested loops switched off (`enable_nestloop = off`)"),
-    ):
-        if summary.get(label):
-            rows.append((text, *_mc(summary[label])))
+        ("as the product counts (hash joins: `enable_nestloop = off` for the count)",
+         *_mc(w["product"])),
+        ("the same query with the planner's default (nested loops allowed)",
+         *_mc(w["nested_loops"])),
+        ("the four rules against the timeline (as compiled before this change)",
+         *_mc(w["timeline"])),
+    ]  # fmt: skip
     out = [
-        "Tried in the same run on the benchmark database (created, measured, dropped again; "
-        "median of 3 warm counts each):",
+        "Compared in the same run (nothing changed in the database; median of 3 warm counts, "
+        "the timeline once):",
         "",
         "| Variant | Count time | Contacts |",
         "|---|---|---|",
         *(f"| {label} | {fmt_s(t)} | {n:,} |" for label, t, n in rows),
         "",
-        "Indexes: " + "; ".join(f"`{sql}`" for sql in w["indexes"].values())
-        + f". Built in {builds}.",
+        (
+            "The timeline and the stored figures name the same contacts here."
+            if w["timeline"]["count"] == w["product"]["count"]
+            else "The timeline and the stored figures differ by "
+            f"{abs(w['timeline']['count'] - w['product']['count']):,} contacts: visits that "
+            "left the last 12 months since the last recompute, and calendar months against "
+            "365 days (docs/segments.md)."
+        ),
         "",
-    ]  # fmt: skip
-    if summary.get("default"):
-        out += [
-            f"The summary (`contact_id, theme_id, last_attended_at`, {summary['rows']:,} rows, "
-            f"built in {fmt_s(summary['build_seconds'])}) is what the lifecycle job could keep "
-            "up to date; the hand-written count:",
-            "",
-            *_code(summary["sql"], "sql"),
-            "",
-            (
-                "With the summary the count comes under a second. "
-                if summary["default"]["median"] < TARGETS["segment"]
-                else "Even with the summary the count stays above a second. "
-            )
-            + "What remains is joining the contacts that pass the column filters to their "
-            "consent and summary rows, for which the planner misjudges the row counts (the "
-            "conditions are correlated) and picks nested loops. Keeping the per-contact facts "
-            "the rules ask for (newsletter consent, themes attended) on the contact row or in "
-            "one narrow "
-            "per-contact table would leave a single scan of the organisation's contacts "
-            f'("language = de" alone takes {fmt_s(_rule_time(seg, "language"))}).',
-            "",
-        ]
-    plan = w.get("explain_with_indexes_stored_figure")
+    ]
+    plan = w.get("explain_nested_loops")
     if plan:
-        out += ["Plan with the indexes and `visits_12m ≥ 3`:", "", *_code(plan), ""]
+        nodes = _slowest_node_lines(plan)
+        out += ["With nested loops allowed, the scans by time:", "", *_code("\n".join(nodes)), ""]
     return out
 
 
@@ -1591,76 +1463,48 @@ def _analysis_lifecycle(db: str, res: dict[str, Any], missed: set[str]) -> list[
             *_slowest(step),  # type: ignore[arg-type]
             "",
         ]  # fmt: skip
-    plans = (res.get("lifecycle_2") or lc).get("db", {}).get("plans") or {}  # type: ignore[union-attr]
-    update = (plans.get("UPDATE audience_contact") or {}).get("plan", "")
-    record = (plans.get("INSERT audience_lifecyclechange") or {}).get("plan", "")
-    if "Seq Scan on audience_contact" in update:
-        out += [
-            "The write-back runs one `UPDATE ... FROM scratch` (and one `INSERT INTO "
-            "lifecyclechange ... JOIN`) per chunk of contacts, and its plan reads the **whole "
-            "contact table for every chunk**: the chunk's id range is a condition on the "
-            "scratch table only, and PostgreSQL does not carry a range across the join "
-            "`contact.id = s.id` (it carries equalities only). The plan of the first chunk, "
-            "taken by the benchmark just before the job ran it:",
-            "",
-            *_code(update),
-            "",
-        ]
-        if "Seq Scan on audience_contact" in record:
-            out += [
-                "The `INSERT INTO audience_lifecyclechange` of each chunk has the same shape.",
-                "",
-            ]
-        wb = (res.get("whatif") or {}).get("write_back") or {}
-        if len(wb) == 2:
-            (label_a, a), (label_b, b) = wb.items()
-            out += [
-                "Tried in the same run on the benchmark database (one chunk, a scratch table "
-                "with the stored figures, EXPLAIN ANALYZE in a transaction that was rolled "
-                f"back): {label_a} {fmt_s(a['seconds'])}, {label_b} {fmt_s(b['seconds'])} "
-                f"({a['seconds'] / max(b['seconds'], 1e-9):.0f}× faster).",
-                "",
-            ]
-        out += [
-            "What would fix it: add `AND contact.id > %(lo)s AND contact.id <= %(hi)s` to the "
-            "chunk statements (`WRITE_BACK_SQL`, `RECORD_CHANGES_SQL` in "
-            "`audience/lifecycle.py`), so that each chunk reads its own contacts through the "
-            "primary key.",
-            "",
-        ]
     first = res.get("lifecycle_1") or {}
     kinds = {k["kind"]: k for k in first.get("db", {}).get("by_kind") or []}
     update = kinds.get("UPDATE audience_contact")
     updated = (first.get("returned") or {}).get("updated")
     indexes = ((res.get("info") or {}).get("indexes") or {}).get("audience_contact") or []
     if update and updated and _ok(first) and db == "postgres":
-        redundant = any("(lifecycle_stage)" in d for d in indexes)
         out += [
             f"Run 1 wrote {updated:,} contacts (after a load every contact's stage moves from "
             f"'none'); its {update['count']} chunk UPDATEs took {fmt_s(update['seconds'])}. "
-            "Each updated row is a new row version, and because the job writes indexed "
-            "columns (`lifecycle_stage`, `last_visit_at`) PostgreSQL cannot make it a HOT "
-            "update: every index of the contact table"
+            "Each updated row is a new row version, and because the job writes an indexed "
+            "column (`lifecycle_stage`) PostgreSQL cannot make it a HOT update: every index of "
+            "the contact table"
             + (f" ({len(indexes)} of them)" if indexes else "")
-            + " gets a new entry"
-            + (
-                " — the single-column indexes on `lifecycle_stage`, with its `_like` twin, "
-                "and on `organisation_id` duplicate the composite `(organisation_id, ...)` ones"
-                if redundant
-                else ""
-            )
-            + ". Dropping redundant indexes cuts that cost; it falls on the days when many "
-            "stages change, while the daily run (run 2) changes few.",
+            + " gets a new entry, and with the server's `max_wal_size` of 1 GB the run writes "
+            "full-page images of most index pages again after each checkpoint. That cost "
+            "falls on the days when many stages change; the daily run (run 2) changes few.",
             "",
         ]
     out += [
-        "The aggregate phase (`CREATE TEMPORARY TABLE ... AS SELECT ... GROUP BY`) joins every "
-        "visit and booking of the organisation, all years, to its contact; an index "
-        "`audience_interaction (contact_id, kind, occurred_at) INCLUDE (amount_eur)` would let "
-        "it read the index alone, and more `work_mem` keeps its sorts and hashes in memory "
-        "(see the server settings below).",
+        "The two aggregates (`CREATE TEMPORARY TABLE ... AS SELECT ... GROUP BY`) each read "
+        "every visit of the organisation, all years: the contacts' figures and, grouped by "
+        "contact and theme, the summary segments read. More `work_mem` keeps their hashes "
+        "in memory (see the server settings below).",
         "",
     ]
+    if _ok(first) and db == "postgres":
+        phases = (first.get("returned") or {}).get("phases") or {}
+        load = first.get("load") or [0, 0]
+        out += [
+            f"Of run 1's {fmt_s(first['seconds'])}, {fmt_s(phases.get('themes'))} are the "
+            "check of the contact × theme summary against the timeline (phase `themes`), "
+            "work the job did not do before the segments read the summary; the load average "
+            f"was {load[0]:.1f} at its start and {load[1]:.1f} at its end, so on 2 cores the "
+            "job shared the CPU with about as much other work as its own. What would bring "
+            "the first run under the target, in order of effort: a larger `max_wal_size` "
+            "and `wal_compression = on` on the server (the update phase is mostly writing "
+            "full-page images); checking the summary in a job of its own, apart from the "
+            "lifecycle (it only corrects programme changes); `fillfactor` below 100 on the "
+            "contact table and no index on `lifecycle_stage`, so that the write-back's "
+            "updates stay on their page (HOT) and write no index entries.",
+            "",
+        ]
     return out
 
 
@@ -1712,21 +1556,17 @@ def _analysis_import(db: str, res: dict[str, Any], missed: set[str]) -> list[str
     if lower_scan:
         out += [
             "What would fix it: the lookup of existing contacts compares `LOWER(email)`, "
-            "which no index serves (the index is on `(organisation_id, email)`), so every batch "
-            "scans the organisation's contacts; an expression index on `(organisation_id, "
-            "LOWER(email))`, or addresses stored in lower case, fixes that.",
+            "which no index serves, so every batch scans the organisation's contacts; the "
+            "lookup should use the index on `(organisation_id, UPPER(email))`.",
             "",
         ]
     else:
         out += [
-            "What would fix it: see the split above. Where the database dominates, each "
-            f"INSERT of a batch of contacts maintains the contact table's {n_indexes} indexes "
-            "(some redundant: the single-column ones on `lifecycle_stage`, its `_like` twin "
-            "and `organisation_id` duplicate the composite `(organisation_id, ...)` ones) and "
-            "the consent rows are a second INSERT; PostgreSQL's `COPY` (psycopg's "
-            "`cursor.copy`) loads a batch without binding every parameter in Python, which is "
-            "where the profile finds most of the Python time (psycopg's query building and "
-            "waiting on the server).",
+            "Where the time goes: see the split above. Each batch of new contacts is one "
+            f"`COPY` into the contact table ({n_indexes} indexes), whose trigger writes each "
+            "contact's search entry (the trigram index of the search is the dearest part of "
+            "it); consents are a second `COPY`. What is left in Python is reading, checking "
+            "and preparing the rows (see the profile).",
             "",
         ]
     return out
@@ -1756,21 +1596,14 @@ def _analysis_pages(db: str, res: dict[str, Any], missed: set[str]) -> list[str]
                 "",
             ]
     if any(p["name"].startswith("contact list") for p in slow):
-        search_index = (
-            "trigram indexes (`pg_trgm`, GIN on the searched columns)"
-            if db == "postgres"
-            else "a full-text index (SQLite FTS5) on names, address and postcode"
-        )
         out += [
-            "What would fix it: every request runs `COUNT(*)` over all matching contacts for "
-            "the paginator, and deep pages use OFFSET, which reads and discards every earlier "
-            "row; the search is a `LIKE '%word%'` over four columns, which no B-tree index "
-            "serves, so it reads the organisation's contacts in name order until a page is "
-            "full (how far depends on where the matching names sort) and counts them all. Keyset "
-            "pagination (the next page starts after the last name and id shown), a count that "
-            'is estimated or cached per filter (or a "more than 10,000" cap), and '
-            f"{search_index} for the search keep the list within 300 ms. The segment pages "
-            "inherit the time of the segment count.",
+            "How the list works: a page starts at its key in the index `contact_list_order` "
+            "(no OFFSET), the count stops at 10,000, and a search first collects the ids of its "
+            "matches from the search table (at most 10,000; on PostgreSQL through its trigram "
+            "index, on SQLite by reading the narrow table) and sorts only those. A search "
+            "that matches more than 10,000 walks the name index and checks each contact's "
+            "search entry until the page is full; how far it walks depends on where the "
+            "matching names sort. The segment pages inherit the time of the segment count.",
             "",
         ]
     return out
@@ -1871,7 +1704,13 @@ def _details_segment(db: str, res: dict[str, Any]) -> list[str]:
             "",
             "Rules (the format of `publikum.audience.segments`), counted with "
             "`segments.rules_count()` — the live count of the segment editor, which also "
-            f"checks the tree ({seg['queries_per_count']} queries per count):",
+            f"checks the tree ({seg['queries_per_count']} statements per count"
+            + (
+                ", the count in a transaction after " + ", ".join(f"`{q}`" for q in seg["settings"])
+                if seg.get("settings")
+                else ""
+            )
+            + "):",
             "",
         ]
         out += _code(json.dumps(seg["rules"], indent=2, ensure_ascii=False), "json")
@@ -1905,6 +1744,8 @@ def _details_segment(db: str, res: dict[str, Any]) -> list[str]:
                 out += ["", "Plan nodes by time spent (including their children):", ""]
                 out += _code("\n".join(nodes))
         out += [""]
+        if db == "postgres":
+            out += _whatif(res.get("whatif"))
     elif seg:
         out += ["### Segment count", "", f"Failed: {seg.get('error')}", ""]
     return out
@@ -2051,6 +1892,14 @@ def _method() -> list[str]:
         "- Baseline of the same run: a second organisation with 1 % of the contacts and "
         "interactions in the same database; ratios against it are less sensitive to the load "
         "of the shared machine than absolute times.",
+        "- Derived tables are filled by the generator the way the product keeps them when "
+        "data comes in through it: the contact list's search table (database triggers on "
+        "every new contact) and the contact × theme summary of the segments (the interaction "
+        "import and `interaction_record` count each visit). The lifecycle recompute runs "
+        "first; the segments are counted after it, because they read the figures it stores "
+        "(`visits_12m`), as after the nightly run in production.",
+        "- The contact list pages by key: the middle page is requested through the link that "
+        "leads to it (`?after=` the last contact of the page before, found once, untimed).",
         "- Cold means the first count in a new process on a new database connection. The "
         "operating system's page cache and PostgreSQL's shared buffers are not emptied (that "
         "would need a restart of the shared server); after the load they hold what the index "

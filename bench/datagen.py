@@ -23,6 +23,13 @@ stopped coming at some point, so that lifecycle stages come out varied.
 A second, small organisation (1 % of the size) is generated beside the main one: the
 baseline that the main figures are compared with in the same run.
 
+Derived tables are filled the way the product keeps them when data comes in through it:
+the contact list's search table (`audience_contactsearch`, which database triggers fill on
+every new contact; PostgreSQL's load skips triggers, so it is filled set-based) and the
+contact × theme summary of the segments (`audience_contactthemeactivity`, which the
+interaction import and `interaction_record` keep). The lifecycle figures and stages are
+left for the first recompute, as after an import of contacts and their history.
+
 Prints one line `RESULT {json}` with timings, row counts and sizes.
 """
 
@@ -407,7 +414,7 @@ class OrgInfo:
 def setup_organisation(slug: str, name: str) -> OrgInfo:
     from publikum.audience.models import AudienceSettings
     from publikum.core.models import Membership, Organisation, Role, User
-    from publikum.programme.models import ProgrammeItem, Theme
+    from publikum.programme.models import PriceCategory, ProgrammeItem, Theme
 
     org = Organisation.objects.create(slug=slug, name=name, city="Köln", region="NW")
     AudienceSettings.objects.get_or_create(organisation=org)
@@ -427,9 +434,20 @@ def setup_organisation(slug: str, name: str) -> OrgInfo:
                 kind=ITEM_KINDS[i % len(ITEM_KINDS)],
                 title_de=f"Programmpunkt {i}",
                 title_en=f"Programme item {i}",
-                price_eur=rng.choice(PRICES),
             )
             for i in range(ITEMS_PER_ORG)
+        ]
+    )
+    PriceCategory.objects.bulk_create(
+        [
+            PriceCategory(
+                organisation=org,
+                item=item,
+                name_de="Regulär",
+                name_en="Regular",
+                price_eur=rng.choice(PRICES),
+            )
+            for item in items
         ]
     )
     through = ProgrammeItem.themes.through
@@ -601,7 +619,28 @@ LOADED_TABLES = [
     "audience_contact_interests",
     "audience_consent",
     "audience_interaction",
+    "audience_contactsearch",
+    "audience_contactthemeactivity",
 ]
+
+# The search table as the contact triggers fill it (migration audience 0006).
+FILL_SEARCH = """
+INSERT INTO audience_contactsearch (contact_id, organisation_id, postcode, text)
+SELECT c.id, c.organisation_id, c.postcode,
+    c.first_name || ' ' || c.last_name || ' ' || c.email || ' ' || c.organisation_name
+FROM audience_contact c WHERE c.organisation_id = %s AND c.erased_at IS NULL
+"""
+# The summary as audience.activity keeps it: per contact and theme, the last visit and the
+# number of visits.
+FILL_THEME_ACTIVITY = """
+INSERT INTO audience_contactthemeactivity
+    (organisation_id, contact_id, theme_id, last_attended_at, visits)
+SELECT i.organisation_id, i.contact_id, t.theme_id, MAX(i.occurred_at), COUNT(*)
+FROM audience_interaction i
+JOIN programme_programmeitem_themes t ON t.programmeitem_id = i.item_id
+WHERE i.organisation_id = %s AND i.kind = 'visit'
+GROUP BY i.organisation_id, i.contact_id, t.theme_id
+"""
 
 
 def _common_params(now: datetime) -> dict[str, Any]:
@@ -644,14 +683,15 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
 LOAD_SESSION = (
     "SET synchronous_commit = off",
     "SET session_replication_role = replica",  # no foreign-key triggers while loading
+    "SET work_mem = '256MB'",  # the theme summary groups millions of rows
 )
 
 
-def _pg_parallel(statements: list[tuple[str, dict[str, Any], str]], jobs: int) -> None:
+def _pg_parallel(statements: list[tuple[str, Any, str]], jobs: int) -> None:
     """Run INSERT statements on `jobs` connections, each seeded by its place in the list."""
     from django.db import connection, transaction
 
-    def run(numbered: tuple[int, tuple[str, dict[str, Any], str]]) -> None:
+    def run(numbered: tuple[int, tuple[str, Any, str]]) -> None:
         number, (sql, params, label) = numbered
         try:
             with connection.cursor() as cur:
@@ -701,6 +741,10 @@ def generate_postgres(
                 ],
                 jobs,
             )
+        with _timed(timings, "search_table"):
+            _pg_parallel(
+                [(FILL_SEARCH, [org.id], f"{org.slug}: search table") for org, *_ in orgs], jobs
+            )
         with _timed(timings, "interests_consents"):
             statements = []
             for org, _n, _m in orgs:
@@ -745,6 +789,13 @@ def generate_postgres(
                 statements.append((PG_INTERACTIONS, {**params, "lo": lo, "hi": hi}, label))
         with _timed(timings, "interactions"):
             _pg_parallel(statements, jobs)
+        with _timed(timings, "theme_summary"):
+            # Statistics first: without them the planner groups the fresh table badly.
+            cur.execute("ANALYZE audience_interaction")
+            _pg_parallel(
+                [(FILL_THEME_ACTIVITY, [org.id], f"{org.slug}: theme summary") for org, *_ in orgs],
+                jobs,
+            )
         index_times: dict[str, float] = {}
         with _timed(timings, "create_indexes"):
             for _table, name, definition in indexes:
@@ -936,6 +987,18 @@ def _consent_rows(
     return rows
 
 
+def _sqlite_drop_indexes(cur: Any) -> list[tuple[str, str, str]]:
+    """Drop the non-unique indexes of the loaded tables; returns (table, name, definition)."""
+    cur.execute(
+        "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index' "
+        "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%%'"
+    )
+    indexes = [row for row in cur.fetchall() if row[0] in LOADED_TABLES]
+    for _table, name, _sql in indexes:
+        cur.execute(f'DROP INDEX "{name}"')
+    return indexes
+
+
 def generate_sqlite(
     orgs: list[tuple[OrgInfo, int, int]], now: datetime, timings: dict[str, float]
 ) -> dict[str, Any]:
@@ -943,16 +1006,8 @@ def generate_sqlite(
 
     rng = random.Random(SEED_INT)
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index' "
-            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%%' "
-            "AND tbl_name IN (%s, %s, %s, %s)",
-            LOADED_TABLES,
-        )
-        indexes = cur.fetchall()
         with _timed(timings, "drop_indexes"):
-            for _table, name, _sql in indexes:
-                cur.execute(f'DROP INDEX "{name}"')
+            indexes = _sqlite_drop_indexes(cur)
         log(f"dropped {len(indexes)} secondary indexes for the load")
         for org, n_contacts, n_interactions in orgs:
             with _timed(timings, "contacts"):
@@ -1005,6 +1060,9 @@ def generate_sqlite(
                         log(f"{org.slug}: {written:,} interactions")
                 with transaction.atomic():
                     cur.executemany(SQLITE_INTERACTION_INSERT, batch)
+            # The search table filled itself through the contact triggers.
+            with _timed(timings, "theme_summary"), transaction.atomic():
+                cur.execute(FILL_THEME_ACTIVITY, [org.id])
         index_times: dict[str, float] = {}
         with _timed(timings, "create_indexes"):
             for _table, name, definition in indexes:

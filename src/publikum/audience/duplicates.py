@@ -20,7 +20,14 @@ from django.db.models import Count
 from django.db.models.functions import Lower
 from rapidfuzz import fuzz, process
 
-from publikum.audience.models import Consent, Contact, EmailStatus
+from publikum.audience import activity
+from publikum.audience.models import (
+    Consent,
+    Contact,
+    ContactSearch,
+    ContactThemeActivity,
+    EmailStatus,
+)
 from publikum.core.errors import Conflict, NotFound, ValidationFailed
 from publikum.core.models import ApiToken, Organisation, User
 from publikum.core.services import audit_log
@@ -186,7 +193,9 @@ def _move_related(keep: Contact, merge: Contact) -> dict[str, int]:
     moved: dict[str, int] = {}
     for rel in Contact._meta.related_objects:
         model: Any = rel.related_model
-        if model is Consent or rel.field is None:
+        # Consents and the theme summary are merged row by row; the search entry belongs
+        # to each contact itself (the triggers keep it).
+        if model in (Consent, ContactThemeActivity, ContactSearch) or rel.field is None:
             continue
         name = rel.field.name
         label = model._meta.label_lower
@@ -258,6 +267,7 @@ def contact_merge(
     if keep.erased_at is not None or merge.erased_at is not None:
         raise Conflict("An erased contact cannot be merged.")
     consents = _merge_consents(keep, merge)
+    activity.merge_theme_activity(keep=keep, merge=merge)
     keep.interests.add(*merge.interests.all())
     moved = _move_related(keep, merge)
     _fill(keep, merge)

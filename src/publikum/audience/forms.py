@@ -22,6 +22,11 @@ class ContactFilterForm(forms.Form):
         choices=[("", _("Any")), *Purpose.choices],
     )
     tag = forms.CharField(label=_("Tag"), required=False, max_length=50)
+    # The page after / before the contact with this id (the links of the list carry them).
+    after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    FILTERS = ("q", "stage", "consent", "tag")
 
 
 class ContactForm(forms.Form):

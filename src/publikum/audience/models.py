@@ -39,8 +39,9 @@ class EmailStatus(models.TextChoices):
 
 
 class Contact(TimestampedModel):
+    # No index of its own: every index of the table starts with the organisation.
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="contacts"
+        Organisation, on_delete=models.CASCADE, related_name="contacts", db_index=False
     )
     kind = models.CharField(max_length=20, choices=ContactKind.choices, default=ContactKind.PERSON)
     first_name = models.CharField(max_length=100, blank=True)
@@ -65,7 +66,7 @@ class Contact(TimestampedModel):
     paused_until = models.DateField(null=True, blank=True)
     # Derived figures, recomputed by the lifecycle job; segments read them in SQL.
     lifecycle_stage = models.CharField(
-        max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.NONE, db_index=True
+        max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.NONE
     )
     stage_changed_at = models.DateTimeField(null=True, blank=True)
     first_visit_at = models.DateTimeField(null=True, blank=True)
@@ -81,14 +82,21 @@ class Contact(TimestampedModel):
 
     class Meta:
         ordering: ClassVar = ["last_name", "first_name"]
+        # Every index costs each import and each nightly write-back of the lifecycle
+        # figures; docs/operations.md ("Indexes of the audience") says which query uses
+        # which one. Search has its own table (ContactSearch).
         indexes: ClassVar = [
-            models.Index(fields=["organisation", "email"]),
             # Finding a person by address ignores case (`email__iexact`, i.e. UPPER(email)
-            # on PostgreSQL): a booking looks its booker up, an import matches its rows.
+            # on PostgreSQL): a booking looks its booker up under the date's lock, an
+            # import matches its rows by address.
             models.Index(models.F("organisation"), Upper("email"), name="contact_org_email_upper"),
-            models.Index(fields=["organisation", "last_name"]),
+            # The contact list: name order, and the page after a given contact (keyset).
+            models.Index(
+                fields=["organisation", "last_name", "first_name", "id"],
+                condition=models.Q(erased_at__isnull=True),
+                name="contact_list_order",
+            ),
             models.Index(fields=["organisation", "lifecycle_stage"]),
-            models.Index(fields=["organisation", "last_visit_at"]),
         ]
 
     def __str__(self) -> str:
@@ -117,8 +125,13 @@ class Purpose(models.TextChoices):
 class Consent(TimestampedModel):
     """Consent of one contact for one channel and purpose, with where it came from."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    # Consents are read through their contact; the unique constraint below starts with it.
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="consents", db_index=False
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     granted = models.BooleanField(default=False)
@@ -131,6 +144,15 @@ class Consent(TimestampedModel):
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["contact", "channel", "purpose"], name="consent_unique_per_channel_purpose"
+            ),
+        ]
+        indexes: ClassVar = [
+            # Segments and the contact list ask "who has granted this consent": read from
+            # this index alone, without the wide rows (wording, source).
+            models.Index(
+                fields=["channel", "purpose", "contact"],
+                condition=models.Q(granted=True),
+                name="consent_granted",
             ),
         ]
 
@@ -156,8 +178,13 @@ class InteractionKind(models.TextChoices):
 class Interaction(models.Model):
     """One entry of a contact's timeline; other modules write through one service."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="interactions")
+    # No single-column indexes: the composite ones below start with these columns.
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=InteractionKind.choices)
     occurred_at = models.DateTimeField()
     item = models.ForeignKey(
@@ -181,6 +208,90 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.occurred_at:%Y-%m-%d}"
+
+
+class ContactThemeActivity(models.Model):
+    """When a contact last visited an event of a theme, and how often: one row per contact
+    and theme they ever visited.
+
+    The segment rule "attended an event of theme X in the last N months" reads this table
+    instead of the timeline. Kept current by `theme_activity.record` (every visit written
+    through `interaction_record` or an interaction import counts at once), by merge and
+    erasure, and corrected by the daily lifecycle recompute (programme items whose themes
+    changed, visits removed); docs/segments.md has the exact semantics.
+    """
+
+    # Derived data, rewritten in bulk by the daily recompute: no foreign key constraints
+    # in the database (checking millions of rows at each commit would double the run);
+    # deleting a contact or theme still deletes its rows, and the recompute removes any
+    # row whose visits are gone.
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="theme_activity",
+        db_index=False,
+        db_constraint=False,
+    )
+    theme = models.ForeignKey(
+        Theme, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    last_attended_at = models.DateTimeField()
+    visits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["contact", "theme"], name="theme_activity_unique"),
+        ]
+        indexes: ClassVar = [
+            # The segment rule: who attended the theme since a day (a theme belongs to one
+            # organisation), read from the index alone.
+            models.Index(
+                fields=["theme", "last_attended_at", "contact"], name="theme_activity_by_theme"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} attended theme {self.theme_id} ({self.visits})"
+
+
+class ContactSearch(models.Model):
+    """What the contact list's search looks in: names, address and postcode of one contact.
+
+    A table of its own so that the search index (trigram GIN on PostgreSQL) is not
+    maintained on every write of the contact table: the nightly lifecycle recompute
+    rewrites the figures of every contact. Database triggers keep it in step with the
+    contact (migration 0006); there is no row for an erased contact.
+    """
+
+    # Written by the triggers on every new contact: no foreign key constraints to check
+    # (an import adds tens of thousands); deleting a contact deletes its row.
+    contact = models.OneToOneField(
+        Contact,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="search_entry",
+        db_constraint=False,
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    postcode = models.CharField(max_length=10, blank=True)
+    # first_name, last_name, email and organisation_name, separated by single spaces.
+    text = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"search entry of {self.contact_id}"
 
 
 class AudienceSettings(models.Model):
@@ -208,8 +319,19 @@ class AudienceSettings(models.Model):
 class LifecycleChange(models.Model):
     """A move between lifecycle stages: "who moved from loyal to lapsing this month"."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stage_changes")
+    # Written in bulk by the recompute (a million rows after a first import): no foreign key
+    # constraints to check at each commit; deleting a contact still deletes its changes.
+    # The composite index below starts with the organisation.
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="stage_changes", db_constraint=False
+    )
     from_stage = models.CharField(max_length=20, choices=LifecycleStage.choices)
     to_stage = models.CharField(max_length=20, choices=LifecycleStage.choices)
     changed_at = models.DateTimeField(db_index=True)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, ProtectedError, QuerySet
 from django.utils import timezone
 
+from publikum.audience import activity
 from publikum.audience.models import (
     AudienceSettings,
     Consent,
@@ -235,7 +236,8 @@ def contact_erase(
     """Remove every piece of personal data of one person (GDPR art. 17); keep aggregates.
 
     Cleared: names, e-mail, phone, postcode, birthday, notes, tags, interests, preferences;
-    deleted: consents, subscription requests, mails to the address in the outbox; kept:
+    deleted: consents, subscription requests, mails to the address in the outbox, the
+    themes attended and the search entry; kept:
     the row with its lifecycle figures and the timeline with summary and data emptied.
     The signed links of the person stop working (their fingerprint includes the address).
     """
@@ -249,6 +251,9 @@ def contact_erase(
     Consent.objects.filter(contact=contact).delete()
     SubscriptionRequest.objects.filter(contact=contact).delete()
     Interaction.objects.filter(contact=contact).update(summary="", data={})
+    # Which themes the person attended, read by segments; the search entry goes with the
+    # names (the database triggers remove it once `erased_at` is set).
+    activity.erase_theme_activity(contact=contact)
     if email:
         _erase_outbox(organisation, email)
     contact.interests.clear()

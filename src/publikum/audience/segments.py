@@ -17,6 +17,11 @@ A tree compiles to a Django `Q` over `Contact` whose every part is SQL: EXISTS s
 for interests, consent and activity, `GROUP BY ... HAVING` for "N times", so that a count
 is one query however many contacts there are. Nothing here loads contacts into Python.
 
+The two rules that would read the whole timeline of a large audience read stored figures
+instead (docs/segments.md, "Speed"): visits and bookings in the last 12 months come from
+`visits_12m` / `bookings_12m`, "attended a theme" from `ContactThemeActivity`. Both are
+counted up as visits and bookings are recorded and corrected by the daily recompute.
+
 This module holds the rule engine and the services and selectors of segments; views and
 the API call them.
 """
@@ -33,8 +38,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db import connections, transaction
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,6 +49,7 @@ from publikum.audience.models import (
     Consent,
     Contact,
     ContactKind,
+    ContactThemeActivity,
     EmailStatus,
     Interaction,
     InteractionKind,
@@ -125,6 +131,10 @@ FIELDS: dict[str, FieldSpec] = {
 }
 ACTIVITY_KINDS = tuple(InteractionKind.values)
 ACTIVITY_KEYS = {"activity", "min", "months", "none_since", "none_in_months"}
+# Activity counted over exactly this many months is read from the figure stored on each
+# contact (docs/segments.md: "fresh to the day").
+STORED_MONTHS = 12
+STORED_COUNTS = {InteractionKind.VISIT: "visits_12m", InteractionKind.BOOKING: "bookings_12m"}
 
 
 # --- checking the tree (no database) -------------------------------------------------------
@@ -699,6 +709,11 @@ class _Compiler:
         return Q(Exists(consents))
 
     def leaf_activity(self, node: dict[str, Any]) -> Q:
+        stored = STORED_COUNTS.get(node["activity"])
+        if stored and node.get("none_in_months") == STORED_MONTHS:
+            return Q(**{stored: 0})
+        if stored and node.get("months") == STORED_MONTHS:
+            return Q(**{f"{stored}__gte": max(1, node.get("min", 1))})
         base = Interaction.objects.filter(
             organisation_id=self.organisation.pk, kind=node["activity"]
         )
@@ -725,15 +740,18 @@ class _Compiler:
         return Q(pk__in=frequent)
 
     def leaf_attended_theme(self, node: dict[str, Any]) -> Q:
-        visits = Interaction.objects.filter(
-            contact_id=OuterRef("pk"),
-            kind=InteractionKind.VISIT,
-            item__themes__organisation_id=self.organisation.pk,
-            item__themes__slug=node["attended_theme"],
+        # The summary of the timeline: one row per contact and theme with the last visit.
+        # The theme as a scalar subquery, not a join: PostgreSQL then knows that a contact
+        # has one row per theme and estimates the rows of that theme from its statistics.
+        theme = Theme.objects.filter(
+            organisation_id=self.organisation.pk, slug=node["attended_theme"]
+        ).values("pk")[:1]
+        attended = ContactThemeActivity.objects.filter(
+            contact_id=OuterRef("pk"), theme_id=Subquery(theme)
         )
         if node.get("months") is not None:
-            visits = visits.filter(occurred_at__gte=self.months_ago(node["months"]))
-        return Q(Exists(visits))
+            attended = attended.filter(last_attended_at__gte=self.months_ago(node["months"]))
+        return Q(Exists(attended))
 
     def leaf_in_segment(self, node: dict[str, Any]) -> Q:
         segment_id = node["in_segment"]
@@ -830,15 +848,34 @@ def segment_contacts(*, segment: Segment) -> QuerySet[Contact]:
     return rules_contacts(organisation=segment.organisation, rules=segment.rules, segment=segment)
 
 
+def _counting(queryset: QuerySet[Contact], count: Callable[[], Any]) -> Any:
+    """Run `count` (a COUNT over the audience) so that PostgreSQL joins by hashing.
+
+    A count visits every contact that passes the column rules and asks each rule's
+    subquery about them. The planner underestimates how many pass (rules on one person
+    correlate: who visits often also attended a theme) and picks a nested loop, one index
+    probe per contact, which took twice as long as hashing both sides on a million
+    contacts (docs/segments.md, "Speed"). Previews and exports keep the default.
+    """
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return count()
+    with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        return count()
+
+
 def segment_count(*, segment: Segment) -> int:
     """One COUNT query (plus one per level of segments it refers to)."""
-    return segment_contacts(segment=segment).count()
+    contacts = segment_contacts(segment=segment)
+    return int(_counting(contacts, contacts.count))
 
 
 def rules_count(*, organisation: Organisation, rules: Any, segment: Segment | None = None) -> int:
     """The live count of a tree being edited; checks it fully first (themes, cycles)."""
     cleaned = validate_rules(organisation=organisation, rules=rules, segment=segment)
-    return rules_contacts(organisation=organisation, rules=cleaned, segment=segment).count()
+    contacts = rules_contacts(organisation=organisation, rules=cleaned, segment=segment)
+    return int(_counting(contacts, contacts.count))
 
 
 def segment_preview(*, segment: Segment, limit: int = PREVIEW_SIZE) -> list[Contact]:
@@ -874,8 +911,8 @@ def segment_counts(*, segments: Iterable[Segment]) -> dict[int, int | None]:
             continue
         aggregates[f"s{segment.pk}"] = Count("pk", filter=q)
     if aggregates:
-        organisation = segments[0].organisation
-        row = _audience(organisation).order_by().aggregate(**aggregates)
+        audience = _audience(segments[0].organisation).order_by()
+        row = _counting(audience, lambda: audience.aggregate(**aggregates))
         result.update({int(k[1:]): v for k, v in row.items()})
     return result
 

@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from publikum.audience import activity
 from publikum.audience.models import (
     Channel,
     Consent,
@@ -213,7 +214,9 @@ def contact_update(
         _check_email_free(contact.organisation, cleaned["email"], exclude_pk=contact.pk)
     for name, value in cleaned.items():
         setattr(contact, name, value)
-    contact.save()
+    # Only the fields given: the figures on the row (visits_12m, ...) are counted up by
+    # other transactions meanwhile and must not be written back as they were read.
+    contact.save(update_fields=[*cleaned, "updated_at"])
     if interests is not None:
         contact.interests.set(_resolve_interests(contact.organisation, interests))
     audit_log(
@@ -244,6 +247,7 @@ def contact_delete(
     )
 
 
+@transaction.atomic
 def interaction_record(
     *,
     contact: Contact,
@@ -256,12 +260,16 @@ def interaction_record(
     summary: str = "",
     data: dict[str, Any] | None = None,
 ) -> Interaction:
-    """Write one entry into a contact's timeline. Every module goes through this service."""
+    """Write one entry into a contact's timeline. Every module goes through this service.
+
+    A visit or booking counts at once in the figures segments read (`visits_12m`,
+    `bookings_12m`, the themes attended; see `audience.activity`).
+    """
     if kind not in InteractionKind.values:
         raise ValidationFailed(f"Unknown interaction kind '{kind}'.", fields={"kind": ["unknown"]})
     if occurrence is not None and item is None:
         item = occurrence.item
-    return Interaction.objects.create(
+    interaction = Interaction.objects.create(
         organisation_id=contact.organisation_id,
         contact=contact,
         kind=kind,
@@ -273,6 +281,19 @@ def interaction_record(
         summary=summary[:300],
         data=data or {},
     )
+    if contact.erased_at is None:
+        activity.count_entries(
+            [
+                activity.Entry(
+                    organisation_id=contact.organisation_id,
+                    contact_id=contact.pk,
+                    kind=kind,
+                    occurred_at=interaction.occurred_at,
+                    item_id=interaction.item_id,
+                )
+            ]
+        )
+    return interaction
 
 
 def check_channel_purpose(channel: str, purpose: str) -> None:

@@ -76,3 +76,28 @@ def test_staff_find_a_contact_read_the_timeline_and_edit_the_contact(
     clara.refresh_from_db()
     assert (clara.postcode, clara.email) == ("04103", "clara.schumann@example.org")
     assert Contact.objects.filter(organisation=organisation).count() == 2
+
+
+def test_staff_page_through_a_long_contact_list_and_back(
+    page: Any, live_server: Any, organisation, member_factory
+) -> None:
+    viewer = member_factory(organisation, Role.VIEWER)
+    for n in range(55):
+        contact_create(organisation=organisation, first_name="Gast", last_name=f"Besucher{n:02d}")
+    base = live_server.url
+    log_in_to_dashboard(page, base, viewer, organisation)
+
+    page.goto(f"{base}/o/{organisation.slug}/contacts/")
+    rows = page.locator("[data-testid=contacts] tbody tr")
+    expect(page.get_by_test_id("result-count")).to_contain_text("55")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Besucher00")
+
+    page.locator("nav.pagination a[rel=next]").click()
+    expect(rows).to_have_count(5)
+    expect(rows.first).to_contain_text("Besucher50")
+    expect(page.locator("nav.pagination a[rel=next]")).to_have_count(0)
+
+    page.locator("nav.pagination a[rel=prev]").click()
+    expect(rows).to_have_count(50)
+    expect(rows.last).to_contain_text("Besucher49")

@@ -590,8 +590,10 @@ def test_counting_a_segment_is_one_query_whatever_the_number_of_contacts(
     with CaptureQueriesContext(connection) as queries:
         count = seg.segment_count(segment=segment)
     assert count == len(expected)
-    assert len(queries) == 1
-    assert queries[0]["sql"].upper().startswith("SELECT COUNT(")
+    # One statement reads the audience (on PostgreSQL a planner setting comes before it).
+    reads = [q["sql"] for q in queries if "audience_contact" in q["sql"]]
+    assert len(reads) == 1
+    assert reads[0].upper().startswith("SELECT COUNT(")
 
 
 def test_a_segment_referring_to_another_costs_one_more_query_not_one_per_contact(
@@ -604,7 +606,9 @@ def test_a_segment_referring_to_another_costs_one_more_query_not_one_per_contact
     )
     with CaptureQueriesContext(connection) as queries:
         outer_count = seg.segment_count(segment=outer)
-    assert len(queries) == 2  # the referred segment's rules, then the count
+    # The referred segment's rules, then the count.
+    reads = [q["sql"] for q in queries if "audience_" in q["sql"]]
+    assert len(reads) == 2
     total = Contact.objects.filter(organisation=organisation, erased_at__isnull=True).count()
     assert outer_count == total - seg.segment_count(segment=inner)
 
@@ -618,7 +622,7 @@ def test_the_segment_list_counts_every_segment_in_one_query(audience: Audience) 
     ]
     with CaptureQueriesContext(connection) as queries:
         counts = seg.segment_counts(segments=segments)
-    assert len(queries) == 1
+    assert len([q for q in queries if "audience_contact" in q["sql"]]) == 1
     assert counts == {
         segments[0].pk: len(audience.expect(lambda p: "vip" in p.tags)),
         segments[1].pk: len(audience.people),
