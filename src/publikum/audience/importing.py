@@ -1434,17 +1434,20 @@ def stored_path(run: ImportRun) -> Path | None:
     return path if path.parent == base else None
 
 
-def _remove_stored(run: ImportRun) -> None:
+def remove_stored(run: ImportRun) -> None:
+    """Delete the uploaded file of a run (the caller saves the run)."""
     path = stored_path(run)
     if path is not None:
         path.unlink(missing_ok=True)
     run.stored_file = ""
 
 
-def _save_upload(organisation: Organisation, upload: UploadedFile) -> Path:
+def save_upload(organisation: Organisation, upload: UploadedFile, suffix: str = ".csv") -> Path:
+    """Stream an upload to the organisation's import folder; FileTooLarge past the limit,
+    leaving nothing behind."""
     folder = imports_dir(organisation.pk)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.csv"
+    path = folder / f"{uuid.uuid4().hex}{suffix}"
     written = 0
     limit = import_max_bytes()
     with path.open("wb") as out:
@@ -1463,7 +1466,7 @@ def _discard_stale_uploads(organisation: Organisation) -> None:
     for run in ImportRun.objects.filter(
         organisation=organisation, status=ImportStatus.PENDING, created_at__lt=cutoff
     ):
-        _remove_stored(run)
+        remove_stored(run)
         run.status = ImportStatus.FAILED
         run.error = "The column mapping was not confirmed within 24 hours; the file was removed."
         run.save(update_fields=["stored_file", "status", "error", "updated_at"])
@@ -1517,7 +1520,7 @@ def import_upload(
         )
     _discard_stale_uploads(organisation)
     # The file work happens outside the transaction: on SQLite it holds the write lock.
-    path = _save_upload(organisation, upload)
+    path = save_upload(organisation, upload)
     try:
         info = inspect_file(path, kind=kind)
     except DomainError:
@@ -1621,7 +1624,7 @@ def import_cancel(*, run: ImportRun, actor: User | None = None) -> ImportRun:
     run = ImportRun.objects.select_for_update().get(pk=run.pk)
     if run.status != ImportStatus.PENDING:
         raise ValidationFailed("Only an import that waits for its mapping can be cancelled.")
-    _remove_stored(run)
+    remove_stored(run)
     run.status = ImportStatus.FAILED
     run.error = "Cancelled before the import started."
     run.finished_at = timezone.now()
@@ -1683,16 +1686,16 @@ def import_execute(*, run: ImportRun, path: Path | None = None) -> ImportRun:
             raise UnreadableFile("The file to import is no longer there; upload it again.")
         counts = _process(run, path)
     except DomainError as exc:
-        _remove_stored(run)
+        remove_stored(run)
         _fail(run, exc.message)
         run.refresh_from_db()
         return run
     except Exception as exc:
-        _remove_stored(run)
+        remove_stored(run)
         _fail(run, f"The import stopped with an internal error ({type(exc).__name__}).")
         raise
     with transaction.atomic():
-        _remove_stored(run)
+        remove_stored(run)
         _finish(run, counts, run.created_by, None)
     return run
 

@@ -238,24 +238,16 @@ def send_confirmation(booking: Booking, *, link_base: str = "") -> None:
 
 def send_cancellation(booking: Booking, *, link_base: str = "") -> None:
     """Confirms a cancellation (by the visitor or by staff); the calendar file removes it."""
-    booking = _load(booking)
-    if not booking.email:
-        return
-    with translation.override(booking.language):
-        context = _booking_context(booking, link_base)
-        ics = calendar_file(booking, cancelled=True)
-        _send(
-            organisation=booking.organisation,
-            to=booking.email,
-            template="cancellation",
-            context=context,
-            key=f"booking-cancellation-{booking.pk}",
-            attachments=[Attachment(f"booking-{booking.code}.ics", ics, "text/calendar")],
-        )
+    _send_cancelled(booking, "cancellation", link_base)
 
 
 def send_date_cancelled(booking: Booking, *, link_base: str = "") -> None:
     """The house cancelled the date itself; the booking holder hears it first."""
+    _send_cancelled(booking, "date_cancelled", link_base)
+
+
+def _send_cancelled(booking: Booking, template: str, link_base: str) -> None:
+    """A mail that takes the date out of the person's calendar again (METHOD:CANCEL)."""
     booking = _load(booking)
     if not booking.email:
         return
@@ -265,9 +257,9 @@ def send_date_cancelled(booking: Booking, *, link_base: str = "") -> None:
         _send(
             organisation=booking.organisation,
             to=booking.email,
-            template="date_cancelled",
+            template=template,
             context=context,
-            key=f"booking-date-cancelled-{booking.pk}",
+            key=f"booking-{template.replace('_', '-')}-{booking.pk}",
             attachments=[Attachment(f"booking-{booking.code}.ics", ics, "text/calendar")],
         )
 

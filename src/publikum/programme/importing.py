@@ -17,7 +17,6 @@ rows in `ImportRun.rejected`.
 from __future__ import annotations
 
 import io
-import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,8 +35,8 @@ from publikum.audience.importing import (
     UnreadableFile,
     check_size,
     encoding_label,
-    import_max_bytes,
-    imports_dir,
+    remove_stored,
+    save_upload,
     stored_path,
 )
 from publikum.audience.models import ImportRun, ImportStatus
@@ -135,36 +134,12 @@ def _store_outcome(run: ImportRun, parsed: ParsedFile, outcome: Outcome) -> None
 # --- storage ------------------------------------------------------------------------------------
 
 
-def _save_upload(organisation: Organisation, upload: UploadedFile) -> Path:
-    folder = imports_dir(organisation.pk)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.programme"
-    written = 0
-    limit = import_max_bytes()
-    with path.open("wb") as out:
-        for chunk in upload.chunks():
-            written += len(chunk)
-            if written > limit:
-                out.close()
-                path.unlink(missing_ok=True)
-                check_size(written)
-            out.write(chunk)
-    return path
-
-
-def _remove_stored(run: ImportRun) -> None:
-    path = stored_path(run)
-    if path is not None:
-        path.unlink(missing_ok=True)
-    run.stored_file = ""
-
-
 def _discard_stale_uploads(organisation: Organisation) -> None:
     cutoff = timezone.now() - STALE_UPLOAD_AGE
     for run in ImportRun.objects.filter(
         organisation=organisation, kind=KIND, status=ImportStatus.PENDING, created_at__lt=cutoff
     ):
-        _remove_stored(run)
+        remove_stored(run)
         run.status = ImportStatus.FAILED
         run.error = _("The column mapping was not confirmed within 24 hours; the file was removed.")
         run.save(update_fields=["stored_file", "status", "error", "updated_at"])
@@ -195,7 +170,7 @@ def programme_import_upload(
     check_size(upload.size)
     import_csv.check_preset(preset)
     _discard_stale_uploads(organisation)
-    path = _save_upload(organisation, upload)
+    path = save_upload(organisation, upload, ".programme")
     filename = _safe_filename(upload.name or "")
     try:
         chosen = file_format or detect_format(path, filename)
@@ -334,7 +309,7 @@ def programme_import_cancel(*, run: ImportRun, actor: User | None = None) -> Imp
     run = ImportRun.objects.select_for_update().get(pk=run.pk)
     if run.status != ImportStatus.PENDING:
         raise ValidationFailed(_("Only an import that waits for its mapping can be cancelled."))
-    _remove_stored(run)
+    remove_stored(run)
     run.status = ImportStatus.FAILED
     run.error = _("Cancelled before the import started.")
     run.finished_at = timezone.now()
@@ -400,12 +375,12 @@ def programme_import_execute(
             )
             outcome = run_outcome(run.organisation, parsed, options=options, actor=run.created_by)
         except DomainError as exc:
-            _remove_stored(run)
+            remove_stored(run)
             _fail(run, exc.message)
             run.refresh_from_db()
             return run
         except Exception as exc:
-            _remove_stored(run)
+            remove_stored(run)
             _fail(
                 run,
                 _("The import stopped with an internal error (%(error)s).")
@@ -413,7 +388,7 @@ def programme_import_execute(
             )
             raise
         with transaction.atomic():
-            _remove_stored(run)
+            remove_stored(run)
             _finish(run, parsed, outcome, actor=run.created_by, token=None)
     return run
 
