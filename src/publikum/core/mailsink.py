@@ -74,5 +74,16 @@ class SinkHandler:
 
 def start_sink(host: str, port: int, **kwargs: Any) -> Controller:
     controller = Controller(SinkHandler(), hostname=host, port=port, **kwargs)
-    controller.start()
+    try:
+        controller.start()
+    except BaseException:
+        # aiosmtpd leaves its event loop open when it cannot bind; left to the garbage
+        # collector, the loop's __del__ may print a traceback at exit (seen as a flaky
+        # "Invalid file descriptor" under `publikum serve` refusing a busy port).
+        thread = controller._thread
+        if thread is not None:
+            thread.join(timeout=5)
+        if not controller.loop.is_running() and not controller.loop.is_closed():
+            controller.loop.close()
+        raise
     return controller
