@@ -47,37 +47,21 @@ def booking_token_valid(*, organisation: Organisation, code: str, token: str) ->
     return _matches(token, _signature(BOOKING_SALT, f"{organisation.pk}:{code}"))
 
 
+def _signed_booking_path(name: str, booking: Booking) -> str:
+    kwargs = {"org": booking.organisation.slug, "code": booking.code}
+    return reverse(name, kwargs={**kwargs, "token": booking_token(booking)})
+
+
 def booking_path(booking: Booking) -> str:
-    return reverse(
-        "public_booking",
-        kwargs={
-            "org": booking.organisation.slug,
-            "code": booking.code,
-            "token": booking_token(booking),
-        },
-    )
+    return _signed_booking_path("public_booking", booking)
 
 
 def booking_cancel_path(booking: Booking) -> str:
-    return reverse(
-        "public_booking_cancel",
-        kwargs={
-            "org": booking.organisation.slug,
-            "code": booking.code,
-            "token": booking_token(booking),
-        },
-    )
+    return _signed_booking_path("public_booking_cancel", booking)
 
 
 def booking_confirmed_path(booking: Booking) -> str:
-    return reverse(
-        "public_booking_confirmed",
-        kwargs={
-            "org": booking.organisation.slug,
-            "code": booking.code,
-            "token": booking_token(booking),
-        },
-    )
+    return _signed_booking_path("public_booking_confirmed", booking)
 
 
 # --- a waiting-list offer ----------------------------------------------------------------------

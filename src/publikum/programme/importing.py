@@ -26,7 +26,6 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -449,14 +448,6 @@ def programme_import_list(*, organisation: Organisation) -> QuerySet[ImportRun]:
     return ImportRun.objects.filter(organisation=organisation, kind=KIND).order_by(
         "-created_at", "-id"
     )
-
-
-def import_get(*, organisation: Organisation, import_id: int) -> ImportRun:
-    """Any import run of the organisation (the views send other kinds to their own page)."""
-    run = ImportRun.objects.filter(organisation=organisation, pk=import_id).first()
-    if run is None:
-        raise Http404("No import with this id.")
-    return run
 
 
 # --- the background job ---------------------------------------------------------------------------

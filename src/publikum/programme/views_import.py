@@ -22,7 +22,12 @@ from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from publikum.audience.importing import UploadTooLarge, encoding_label, import_max_bytes
+from publikum.audience.importing import (
+    UploadTooLarge,
+    encoding_label,
+    import_get,
+    import_max_bytes,
+)
 from publikum.audience.models import ImportRun, ImportStatus
 from publikum.audience.views_imports import MULTIPART_SLACK, LimitedUploadHandler
 from publikum.core.errors import DomainError, ValidationFailed
@@ -199,7 +204,7 @@ def _other_kind(run: ImportRun, page: str) -> HttpResponse | None:
 @staff_view(Role.EDITOR)
 @in_org_time
 def programme_import_mapping(request: StaffRequest, import_id: int) -> HttpResponse:
-    run = importing.import_get(organisation=request.organisation, import_id=import_id)
+    run = import_get(organisation=request.organisation, import_id=import_id)
     if (elsewhere := _other_kind(run, "import_mapping")) is not None:
         return elsewhere
     org = request.organisation.slug
@@ -299,7 +304,7 @@ def report_context(run: ImportRun, page_number: str | None = None) -> dict[str, 
 @staff_view(Role.EDITOR)
 @in_org_time
 def programme_import_detail(request: StaffRequest, import_id: int) -> HttpResponse:
-    run = importing.import_get(organisation=request.organisation, import_id=import_id)
+    run = import_get(organisation=request.organisation, import_id=import_id)
     if (elsewhere := _other_kind(run, "import_detail")) is not None:
         return elsewhere
     options = importing.run_options(run)
