@@ -15,10 +15,14 @@ How the recompute stays fast and bounded on large audiences:
    figures, and only for contacts whose figures changed. Chunks keep write locks short (on
    SQLite the whole database is locked while a transaction writes) and transactions small.
 
-3. The same run recomputes the contact × theme summary that the segment rule "attended a
-   theme" reads (`ContactThemeActivity`): one statement aggregates the visits per contact
-   and theme beside the stored rows and keeps the differences in a second scratch table;
-   each chunk then deletes, corrects and inserts only those rows.
+3. A job of its own (`theme_summary_correct`) checks the contact × theme summary that the
+   segment rule "attended a theme" reads (`ContactThemeActivity`): one statement aggregates
+   the visits per contact and theme beside the stored rows and keeps the differences in a
+   second scratch table; each chunk then deletes, corrects and inserts only those rows.
+   New visits are counted into the summary as they come, so the check only corrects what
+   changed behind the counting (an item's themes edited, an import of old visits); it is
+   apart from the lifecycle so that the recompute of stages and scores stays well under a
+   minute for a million contacts (docs/benchmarks/audience.md).
 4. Between two runs, `audience.activity` counts new visits and bookings into the stored
    figures. The write-back keeps what was counted while the run was under way: both
    aggregates read the stored figures in the same statement as the timeline (one
@@ -184,12 +188,13 @@ def lifecycle_recompute_request(
     *, organisation: Organisation, actor: User | None = None, token: ApiToken | None = None
 ) -> None:
     """Have the worker recompute the organisation soon (after the current transaction)."""
-    from publikum.audience.tasks import lifecycle_of_organisation
+    from publikum.audience.tasks import lifecycle_of_organisation, theme_summary_of_organisation
     from publikum.core.jobs import on_commit_enqueue
 
     with transaction.atomic():
         audit_log(organisation, "audience.lifecycle.recompute_requested", actor=actor, token=token)
         on_commit_enqueue(lifecycle_of_organisation, organisation_id=organisation.pk)
+        on_commit_enqueue(theme_summary_of_organisation, organisation_id=organisation.pk)
 
 
 # --- the recompute --------------------------------------------------------------------------
@@ -201,14 +206,22 @@ class RecomputeResult:
     contacts: int  # contacts evaluated (erased ones are left alone)
     updated: int  # contacts whose stored figures changed
     changed: int  # contacts whose stage changed; one LifecycleChange row each
-    # Rows of the contact × theme summary deleted, corrected or added (0 on a quiet day:
-    # new visits were counted as they came).
-    themes_corrected: int = 0
     stages: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-    # Seconds per phase: "aggregate" (the scratch table of the contacts), "themes" (the
-    # one of the theme summary), "changes" (recording stage changes), "update" (copying
-    # figures to contacts, with the chunks' commits), "theme_update" (the summary).
+    # Seconds per phase: "aggregate" (the scratch table of the contacts), "changes"
+    # (recording stage changes), "update" (copying figures to contacts, with the chunks'
+    # commits).
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ThemeSummaryResult:
+    # Rows of the contact × theme summary deleted, corrected or added (0 on a quiet day:
+    # new visits were counted as they came).
+    corrected: int
+    seconds: float = 0.0
+    # Seconds per phase: "themes" (the scratch table of the rows that differ) and
+    # "theme_update" (deleting, correcting and adding them, with the chunks' commits).
     phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -333,10 +346,11 @@ FROM (
 ORDER BY b.id
 """  # noqa: S608 (formats in constants and quoted table names only; values are parameters)
 
-# Upper id of each chunk of CHUNK_SIZE scratch rows, in id order.
+# Upper contact id of each chunk of CHUNK_SIZE scratch rows, in id order. In the theme
+# scratch one contact's rows may fall into two parts: the second range is then empty.
 CHUNK_BOUNDS_SQL = """
-SELECT MAX(id) FROM (
-    SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %(chunk)s AS part FROM {scratch}
+SELECT MAX({key}) FROM (
+    SELECT {key}, (ROW_NUMBER() OVER (ORDER BY {key}) - 1) / %(chunk)s AS part FROM {table}
 ) t GROUP BY part ORDER BY 1
 """
 
@@ -571,8 +585,7 @@ def _parameters(
 def lifecycle_recompute(
     *, organisation: Organisation, now: datetime | None = None, chunk_size: int = CHUNK_SIZE
 ) -> RecomputeResult:
-    """Recompute stage, figures and RFM scores of every non-erased contact, as of `now`, and
-    the contact × theme summary of the segments.
+    """Recompute stage, figures and RFM scores of every non-erased contact, as of `now`.
 
     Records a `LifecycleChange` for each contact whose stage changed and sets its
     `stage_changed_at`. Idempotent: a second run with the same `now` changes nothing.
@@ -581,13 +594,8 @@ def lifecycle_recompute(
     """
     started = time.monotonic()
     now = now or timezone.now()
-    run = _Run.prepare(organisation=organisation, now=now, chunk_size=chunk_size)
-    with run.cursor() as cursor, run.dialect.one_at_a_time(cursor, organisation.pk):
-        try:
-            run.snapshot(cursor)
-            run.write_back(cursor)
-        finally:
-            run.drop(cursor)
+    run = _Run.prepare(organisation=organisation, now=now, chunk_size=chunk_size, parts=CONTACTS)
+    run.execute()
     seconds = round(time.monotonic() - started, 2)
     contacts = sum(run.stages.values())
     audit_log(
@@ -598,7 +606,6 @@ def lifecycle_recompute(
             "contacts": contacts,
             "updated": run.updated,
             "changed": run.changed,
-            "themes_corrected": run.themes,
             "seconds": seconds,
         },
     )
@@ -607,23 +614,50 @@ def lifecycle_recompute(
         contacts=contacts,
         updated=run.updated,
         changed=run.changed,
-        themes_corrected=run.themes,
         stages=run.stages,
         seconds=seconds,
         phases=run.phases,
     )
 
 
+def theme_summary_correct(
+    *, organisation: Organisation, chunk_size: int = CHUNK_SIZE
+) -> ThemeSummaryResult:
+    """Check the contact × theme summary of the segments against the timeline and correct
+    the rows that differ (an item's themes changed, visits imported or removed).
+
+    Idempotent; runs take turns with the lifecycle recompute of the same organisation.
+    """
+    started = time.monotonic()
+    run = _Run.prepare(
+        organisation=organisation, now=timezone.now(), chunk_size=chunk_size, parts=THEMES
+    )
+    run.execute()
+    seconds = round(time.monotonic() - started, 2)
+    if run.themes:
+        audit_log(
+            organisation,
+            "audience.theme_summary.corrected",
+            data={"rows": run.themes, "seconds": seconds},
+        )
+    return ThemeSummaryResult(corrected=run.themes, seconds=seconds, phases=run.phases)
+
+
+CONTACTS, THEMES = ("contacts",), ("themes",)
+
+
 @dataclass
 class _Run:
-    """The statements of one recompute: `snapshot` fills the scratch tables, `write_back`
-    copies what differs in chunks, `drop` removes the scratch tables."""
+    """The statements of one run: `snapshot` fills the scratch tables, `write_back` copies
+    what differs in chunks, `drop` removes the scratch tables. `parts` says which: the
+    contacts' figures, the theme summary, or both."""
 
     organisation: Organisation
     dialect: _Dialect
     tables: dict[str, str]
     params: dict[str, Any]
     chunk_size: int
+    parts: tuple[str, ...] = CONTACTS + THEMES
     updated: int = 0
     changed: int = 0
     themes: int = 0
@@ -631,7 +665,14 @@ class _Run:
     phases: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def prepare(cls, *, organisation: Organisation, now: datetime, chunk_size: int) -> _Run:
+    def prepare(
+        cls,
+        *,
+        organisation: Organisation,
+        now: datetime,
+        chunk_size: int,
+        parts: tuple[str, ...] = CONTACTS + THEMES,
+    ) -> _Run:
         settings_row = lifecycle_settings_get(organisation=organisation)
         connection = connections[router.db_for_write(Contact)]
         dialect = _Dialect(connection)
@@ -648,51 +689,78 @@ class _Run:
             "theme_scratch": dialect.scratch(THEME_SCRATCH),
         }
         params = _parameters(organisation, settings_row, now, dialect)
-        return cls(organisation, dialect, tables, params, max(1, int(chunk_size)))
+        return cls(organisation, dialect, tables, params, max(1, int(chunk_size)), parts)
 
     def cursor(self) -> CursorWrapper:
         return self.dialect.connection.cursor()
+
+    def execute(self) -> None:
+        with self.cursor() as cursor, self.dialect.one_at_a_time(cursor, self.organisation.pk):
+            try:
+                self.snapshot(cursor)
+                self.write_back(cursor)
+            finally:
+                self.drop(cursor)
 
     def snapshot(self, cursor: CursorWrapper) -> None:
         """The figures of every contact and the theme rows that differ, from the timeline,
         each beside what is stored (one statement each, so one snapshot each)."""
         tables, dialect = self.tables, self.dialect
-        mark = time.monotonic()
         for name in ("scratch", "theme_scratch"):
             cursor.execute(f"DROP TABLE IF EXISTS {tables[name]}")
         # Temporary tables: private to this connection, not logged, gone on disconnect.
         # CREATE TABLE AS lets PostgreSQL aggregate with parallel workers.
-        with dialect.aggregating(cursor):
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {tables['scratch']} AS " + dialect.scratch_select(tables),
-                self.params,
+        if "contacts" in self.parts:
+            mark = time.monotonic()
+            with dialect.aggregating(cursor):
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {tables['scratch']} AS "
+                    + dialect.scratch_select(tables),
+                    self.params,
+                )
+            cursor.execute(dialect.index_scratch())
+            if dialect.postgres:
+                cursor.execute(f"ANALYZE {tables['scratch']}")
+            self.phases["aggregate"] = round(time.monotonic() - mark, 2)
+        if "themes" in self.parts:
+            mark = time.monotonic()
+            theme_select = THEME_SCRATCH_SELECT.format(
+                last_differs=dialect.differs("MAX(u.last_attended)", "MAX(u.old_last)"),
+                **tables,
             )
-        self.phases["aggregate"] = round(time.monotonic() - mark, 2)
-        mark = time.monotonic()
-        theme_select = THEME_SCRATCH_SELECT.format(
-            last_differs=dialect.differs("MAX(u.last_attended)", "MAX(u.old_last)"), **tables
-        )
-        # A row per contact and theme attended (3.4 per contact in the benchmark): more
-        # memory keeps the grouping from spilling to disk.
-        with dialect.aggregating(cursor, work_mem="256MB"):
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {tables['theme_scratch']} AS {theme_select}",
-                self.params,
-            )
-        cursor.execute(dialect.index_scratch())
-        cursor.execute(dialect.index_scratch(THEME_SCRATCH, "contact_id, theme_id"))
-        if dialect.postgres:
-            cursor.execute(f"ANALYZE {tables['scratch']}")
-            cursor.execute(f"ANALYZE {tables['theme_scratch']}")
-        self.phases["themes"] = round(time.monotonic() - mark, 2)
+            # A row per contact and theme attended (3.4 per contact in the benchmark): more
+            # memory keeps the grouping from spilling to disk.
+            with dialect.aggregating(cursor, work_mem="256MB"):
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {tables['theme_scratch']} AS {theme_select}",
+                    self.params,
+                )
+            cursor.execute(dialect.index_scratch(THEME_SCRATCH, "contact_id, theme_id"))
+            if dialect.postgres:
+                cursor.execute(f"ANALYZE {tables['theme_scratch']}")
+            self.phases["themes"] = round(time.monotonic() - mark, 2)
 
     def write_back(self, cursor: CursorWrapper) -> None:
-        """Chunk by chunk in id order: record stage changes, copy the figures of contacts
-        whose figures differ, correct the theme rows that differ."""
+        """Chunk by chunk in id order: record stage changes and copy the figures of contacts
+        whose figures differ; correct the theme rows that differ."""
+        if "contacts" in self.parts:
+            self._write_contacts(cursor)
+        if "themes" in self.parts:
+            self._write_themes(cursor)
+
+    def _bounds(self, cursor: CursorWrapper, table: str, key: str) -> list[tuple[int, int]]:
+        cursor.execute(
+            CHUNK_BOUNDS_SQL.format(table=self.tables[table], key=key), {"chunk": self.chunk_size}
+        )
+        uppers = [int(row[0]) for row in cursor.fetchall()]
+        return list(zip([0, *uppers], uppers, strict=False))
+
+    def _chunk(self, lower: int, upper: int) -> dict[str, Any]:
+        return {"org": self.organisation.pk, "now": self.params["now"], "lo": lower, "hi": upper}
+
+    def _write_contacts(self, cursor: CursorWrapper) -> None:
         tables, dialect = self.tables, self.dialect
         quote = dialect.connection.ops.quote_name
-        cursor.execute(CHUNK_BOUNDS_SQL.format(**tables), {"chunk": self.chunk_size})
-        bounds = [int(row[0]) for row in cursor.fetchall()]
         write_back = WRITE_BACK_SQL.format(
             assignments=",\n    ".join(
                 f"{quote(col)} = {value.format(**tables)}" for col, value in COPIED
@@ -704,19 +772,10 @@ class _Run:
             **tables,
         )
         record = RECORD_CHANGES_SQL.format(**tables)
-        theme_statements = [
-            sql.format(**tables) for sql in (THEME_DELETE_SQL, THEME_UPDATE_SQL, THEME_INSERT_SQL)
-        ]
-        lower = 0
-        recording = theme_writing = 0.0
+        recording = 0.0
         started = time.monotonic()
-        for upper in bounds:
-            chunk = {
-                "org": self.organisation.pk,
-                "now": self.params["now"],
-                "lo": lower,
-                "hi": upper,
-            }
+        for lower, upper in self._bounds(cursor, "scratch", "id"):
+            chunk = self._chunk(lower, upper)
             with transaction.atomic(using=dialect.connection.alias):
                 mark = time.monotonic()
                 cursor.execute(record, chunk)
@@ -724,18 +783,25 @@ class _Run:
                 recording += time.monotonic() - mark
                 cursor.execute(write_back, chunk)
                 self.updated += max(cursor.rowcount, 0)
-                mark = time.monotonic()
-                for statement in theme_statements:
-                    cursor.execute(statement, chunk)
-                    self.themes += max(cursor.rowcount, 0)
-                theme_writing += time.monotonic() - mark
-            lower = upper
         self.phases["changes"] = round(recording, 2)
         # Copying the figures to the contacts, with the chunks' commits.
-        self.phases["update"] = round(time.monotonic() - started - recording - theme_writing, 2)
-        self.phases["theme_update"] = round(theme_writing, 2)
+        self.phases["update"] = round(time.monotonic() - started - recording, 2)
         cursor.execute(STAGE_COUNTS_SQL.format(**tables))
         self.stages = {str(stage): int(n) for stage, n in cursor.fetchall()}
+
+    def _write_themes(self, cursor: CursorWrapper) -> None:
+        statements = [
+            sql.format(**self.tables)
+            for sql in (THEME_DELETE_SQL, THEME_UPDATE_SQL, THEME_INSERT_SQL)
+        ]
+        started = time.monotonic()
+        for lower, upper in self._bounds(cursor, "theme_scratch", "contact_id"):
+            chunk = self._chunk(lower, upper)
+            with transaction.atomic(using=self.dialect.connection.alias):
+                for statement in statements:
+                    cursor.execute(statement, chunk)
+                    self.themes += max(cursor.rowcount, 0)
+        self.phases["theme_update"] = round(time.monotonic() - started, 2)
 
     def drop(self, cursor: CursorWrapper) -> None:
         # Inside a failed outer transaction the drop fails too; the rollback removes the

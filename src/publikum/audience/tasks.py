@@ -43,7 +43,8 @@ def retention_of_organisation(*, organisation_id: int) -> int:
 @periodic("audience.lifecycle", every=timedelta(days=1))
 @job(queue_name="periodic")
 def lifecycle_all() -> int:
-    """Fan out: one recompute job per organisation that has contacts."""
+    """Fan out: per organisation that has contacts, one job for stages and scores and one
+    for the theme summary of the segments."""
     from django.db.models import Exists, OuterRef
 
     from publikum.audience.models import Contact
@@ -55,6 +56,7 @@ def lifecycle_all() -> int:
     )
     for organisation_id in ids:
         lifecycle_of_organisation.enqueue(organisation_id=organisation_id)
+        theme_summary_of_organisation.enqueue(organisation_id=organisation_id)
     return len(ids)
 
 
@@ -71,3 +73,16 @@ def lifecycle_of_organisation(*, organisation_id: int) -> int:
     if organisation is None:
         return 0
     return lifecycle_recompute(organisation=organisation).changed
+
+
+@job(queue_name="periodic")
+def theme_summary_of_organisation(*, organisation_id: int) -> int:
+    """Correct one organisation's contact × theme summary against the timeline; returns the
+    number of rows corrected (0 on a quiet day). Safe to run twice."""
+    from publikum.audience.lifecycle import theme_summary_correct
+    from publikum.core.models import Organisation
+
+    organisation = Organisation.objects.filter(pk=organisation_id).first()
+    if organisation is None:
+        return 0
+    return theme_summary_correct(organisation=organisation).corrected

@@ -24,7 +24,11 @@ from publikum.audience.lifecycle import lifecycle_recompute, lifecycle_settings_
 from publikum.audience.models import AudienceSettings, Contact, LifecycleChange
 from publikum.audience.privacy import contact_erase
 from publikum.audience.services import contact_create, interaction_record
-from publikum.audience.tasks import lifecycle_all, lifecycle_of_organisation
+from publikum.audience.tasks import (
+    lifecycle_all,
+    lifecycle_of_organisation,
+    theme_summary_of_organisation,
+)
 from publikum.core import jobs
 from publikum.core.errors import ValidationFailed
 from publikum.core.models import AuditEntry, Organisation, Role
@@ -417,10 +421,16 @@ def test_the_daily_job_recomputes_every_organisation_through_the_worker(
     assert sorted(r.args_kwargs["kwargs"]["organisation_id"] for r in fanned_out) == sorted(
         [organisation.pk, other_organisation.pk]
     )
+    # ... and one check of the theme summary per organisation, as a job of its own.
+    themes = DBTaskResult.objects.filter(task_path=theme_summary_of_organisation.module_path)
+    assert sorted(r.args_kwargs["kwargs"]["organisation_id"] for r in themes) == sorted(
+        [organisation.pk, other_organisation.pk]
+    )
     run_worker_burst()
 
     assert stages_of(ours, theirs) == {"Unser": "loyal", "Fremd": "lapsing"}
     assert set(fanned_out.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    assert set(themes.values_list("status", flat=True)) == {"SUCCESSFUL"}
     assert "audience.lifecycle" not in jobs.tick(now=now + timedelta(hours=23))  # daily
 
 
@@ -432,6 +442,8 @@ def test_the_job_functions_return_what_they_did(organisation):
     assert lifecycle_of_organisation.call(organisation_id=organisation.pk) == 1
     assert lifecycle_of_organisation.call(organisation_id=organisation.pk) == 0
     assert lifecycle_of_organisation.call(organisation_id=987654) == 0
+    assert theme_summary_of_organisation.call(organisation_id=organisation.pk) == 0
+    assert theme_summary_of_organisation.call(organisation_id=987654) == 0
 
 
 # --- the staff pages ------------------------------------------------------------------------

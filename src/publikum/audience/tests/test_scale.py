@@ -129,8 +129,8 @@ def test_theme_and_visit_rules_name_whom_the_timeline_names(organisation, other_
     for rules, names in cases:
         assert members(organisation, rules) == names, rules
     # ... and the same after the daily recompute has checked everything against the timeline.
-    result = lifecycle.lifecycle_recompute(organisation=organisation, chunk_size=3)
-    assert result.themes_corrected == 0
+    lifecycle.lifecycle_recompute(organisation=organisation, chunk_size=3)
+    assert lifecycle.theme_summary_correct(organisation=organisation, chunk_size=3).corrected == 0
     for rules, names in cases:
         assert members(organisation, rules) == names, rules
 
@@ -163,11 +163,13 @@ def test_the_recompute_corrects_what_changed_in_the_programme_and_the_year(organ
     recompute(organisation)
     assert members(organisation, {"attended_theme": "fotografie"}) == {"anna"}
 
-    # The item is no photography after all; the segments follow at the next recompute.
+    # The item is no photography after all; the segments follow at the next check of the
+    # theme summary (the stages' recompute leaves the summary alone).
     items["foto"].themes.set([Theme.objects.get(organisation=organisation, slug="musik")])
+    recompute(organisation)
     assert members(organisation, {"attended_theme": "fotografie"}) == {"anna"}
-    result = recompute(organisation)
-    assert result.themes_corrected == 2  # anna's photography row gone, her music row new
+    result = lifecycle.theme_summary_correct(organisation=organisation, chunk_size=1)
+    assert result.corrected == 2  # anna's photography row gone, her music row new
     assert members(organisation, {"attended_theme": "fotografie"}) == set()
     assert members(organisation, {"attended_theme": "musik"}) == {"anna", "ben"}
 
@@ -200,8 +202,8 @@ def test_visits_counted_while_the_recompute_runs_are_kept(organisation):
     )
     assert rows == {"fotografie": 1, "musik": 2}
     # The next run finds nothing left to correct.
-    again = lifecycle.lifecycle_recompute(organisation=organisation)
-    assert again.themes_corrected == 0
+    assert lifecycle.theme_summary_correct(organisation=organisation).corrected == 0
+    lifecycle.lifecycle_recompute(organisation=organisation)
     anna.refresh_from_db()
     assert anna.visits_12m == 2
 
@@ -230,7 +232,7 @@ def test_merging_keeps_the_themes_and_visits_of_both(organisation):
     assert rows["musik"][0] == 2
     assert members(organisation, {"activity": "visit", "min": 3, "months": 12}) == {"anna"}
     # The recompute agrees with what the merge wrote.
-    assert lifecycle.lifecycle_recompute(organisation=organisation).themes_corrected == 0
+    assert lifecycle.theme_summary_correct(organisation=organisation).corrected == 0
 
 
 def test_erasure_forgets_themes_attended_and_the_search_entry(organisation):
