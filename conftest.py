@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +18,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 from django.core.cache import cache
+from django.core.management import call_command
 from django.test import Client
 
 from publikum.core import services
@@ -99,6 +102,22 @@ def make_member(organisation: Organisation, role: str = Role.OWNER) -> User:
 def make_token(organisation: Organisation, role: str = Role.OWNER) -> str:
     _, plain = services.token_create(organisation=organisation, name="test", role=role)
     return plain
+
+
+@pytest.fixture
+def keep_signal_handlers() -> Iterator[None]:
+    # The worker installs its own SIGINT/SIGTERM handlers and resets them to the defaults;
+    # put pytest's back so Ctrl-C still works after an in-process worker ran.
+    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
+    saved = {sig: signal.getsignal(sig) for sig in signals}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def run_worker_burst() -> None:
+    """Run `publikum worker --burst` in this process: every job that is due, then return."""
+    call_command("worker", "--burst", stdout=io.StringIO())
 
 
 @pytest.fixture

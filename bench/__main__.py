@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 USAGE = """usage: python -m bench <benchmark> [options]
@@ -13,6 +14,11 @@ Benchmarks:
   bookings [--processes 4] [--clients 500] [--capacity 300] [--dates 50] [--rounds 3]
       simultaneous bookings of one date through several web processes on PostgreSQL,
       against an uncontended baseline; writes docs/benchmarks/bookings.md
+  journeys [--contacts 100000] [--rounds 2:100,1:30] [--triggers 100] [--waiting 1000000]
+           [--skip-newsletter] [--skip-triggers] [--skip-profile] [--skip-tick] [--quick]
+      a personalised newsletter through `publikum worker` into a counting SMTP sink,
+      trigger-to-first-mail latency, the advance pass with a million waiting runs;
+      writes docs/benchmarks/journeys.md (python -m bench journeys --help for details)
   programme-pages [--db sqlite|postgres|both] [--items 500] [--requests 200]
       the public programme list, an item page and the .ics feed through a real HTTP
       server; writes docs/benchmarks/programme.md
@@ -22,25 +28,25 @@ Other tools in bench/ (not benchmarks):
 """
 
 
+# Benchmark name → module with `main(argv) -> int`.
+BENCHMARKS = {
+    "audience": "bench.audience",
+    "bookings": "bench.bookings",
+    "journeys": "bench.journeys",
+    "programme-pages": "bench.programme_pages",
+}
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help", "help"}:
         sys.stdout.write(USAGE)
         return 0
     name, rest = argv[0], argv[1:]
-    if name == "audience":
-        from bench import audience
-
-        return audience.main(rest)
-    if name == "bookings":
-        from bench import bookings
-
-        return bookings.main(rest)
-    if name == "programme-pages":
-        from bench import programme_pages
-
-        return programme_pages.main(rest)
-    sys.stderr.write(f"unknown benchmark {name!r}\n\n{USAGE}")
-    return 2
+    if name not in BENCHMARKS:
+        sys.stderr.write(f"unknown benchmark {name!r}\n\n{USAGE}")
+        return 2
+    module = importlib.import_module(BENCHMARKS[name])
+    return int(module.main(rest))
 
 
 if __name__ == "__main__":

@@ -19,3 +19,7 @@ if _pg_url:
     DATABASES["pg"]["TEST"] = {
         "NAME": os.environ.get("PUBLIKUM_TEST_PG_NAME", "test_publikum_concurrency")
     }
+# With PostgreSQL as the main database too (DATABASE_URL), the same variable names that
+# run's main test database, so that parallel runs on one server keep apart.
+if "PUBLIKUM_TEST_PG_NAME" in os.environ and "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["PUBLIKUM_TEST_PG_NAME"] + "_main"}

@@ -11,6 +11,7 @@ from publikum.audience.api_segments import router as segments_router
 from publikum.bookings.api import router as bookings_router
 from publikum.core.api import router as core_router
 from publikum.core.apikit import TokenAuth, install_error_handlers
+from publikum.journeys.api import router as journeys_router
 from publikum.programme.api import router as events_router
 
 api = NinjaAPI(
@@ -34,3 +35,4 @@ api.add_router("/", segments_router)
 api.add_router("/", imports_router)
 api.add_router("/", events_router)
 api.add_router("/", bookings_router)
+api.add_router("/", journeys_router)

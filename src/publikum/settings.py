@@ -7,6 +7,7 @@ cache); PostgreSQL, Redis and a Redis-backed queue switch on when their URLs are
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,13 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",
+    # E-mail services (anymail): no models; its app registers anymail's configuration checks.
+    "anymail",
     "publikum.core",
     "publikum.programme",
     "publikum.audience",
     "publikum.bookings",
+    "publikum.journeys",
     "publikum.web",
 ]
 
@@ -164,7 +168,9 @@ TICK_SECONDS = env.float("PUBLIKUM_TICK_SECONDS", default=10.0)
 
 # --- email --------------------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025")
-EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+# An e-mail service instead of SMTP: EMAIL_BACKEND=anymail.backends.postmark.EmailBackend
+# (or mailgun, brevo, amazon_ses, ...), its keys in PUBLIKUM_ANYMAIL (below).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_email["EMAIL_BACKEND"])
 EMAIL_HOST = _email.get("EMAIL_HOST", "")
 EMAIL_PORT = _email.get("EMAIL_PORT", 25)
 EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
@@ -174,6 +180,25 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Publikum <noreply@publikum.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# django-anymail: the service's keys as JSON in PUBLIKUM_ANYMAIL, with anymail's names, e.g.
+# '{"POSTMARK_SERVER_TOKEN": "..."}' or '{"MAILGUN_API_KEY": "...",
+# "MAILGUN_WEBHOOK_SIGNING_KEY": "..."}'.
+ANYMAIL: dict[str, Any] = env.json("PUBLIKUM_ANYMAIL", default={})
+if not isinstance(ANYMAIL, dict) or "WEBHOOK_SECRET" in ANYMAIL:
+    raise ImproperlyConfigured(
+        "PUBLIKUM_ANYMAIL must be a JSON object of anymail settings; the webhook secret goes "
+        "into PUBLIKUM_ANYMAIL_WEBHOOK_SECRET."
+    )
+# "user:password": the basic auth the service's bounce and complaint webhooks must send
+# (https://user:password@host/anymail/<service>/tracking/). Without it anymail would accept
+# every post and let anyone mark contacts as bounced; a random secret that nobody knows makes
+# the webhook URLs refuse everything (400) instead.
+_webhook_secret = env.str("PUBLIKUM_ANYMAIL_WEBHOOK_SECRET", default="")
+if _webhook_secret and ":" not in _webhook_secret:
+    raise ImproperlyConfigured(
+        "PUBLIKUM_ANYMAIL_WEBHOOK_SECRET must be 'user:password' (HTTP basic auth)."
+    )
+ANYMAIL["WEBHOOK_SECRET"] = _webhook_secret or f"unset:{secrets.token_urlsafe(32)}"
 # The local SMTP sink of `publikum serve --smtp-sink` (demo and development).
 SMTP_SINK_HOST = env.str("PUBLIKUM_SMTP_SINK_HOST", default="127.0.0.1")
 SMTP_SINK_PORT = env.int("PUBLIKUM_SMTP_SINK_PORT", default=1025)
@@ -211,6 +236,16 @@ BOOKINGS_RACE_PAUSE_SECONDS = env.float("PUBLIKUM_UNSAFE_BOOKINGS_RACE_PAUSE", d
 if PRODUCTION and (not BOOKINGS_LOCK_DATES or BOOKINGS_RACE_PAUSE_SECONDS):
     raise ImproperlyConfigured(
         "Production mode refuses PUBLIKUM_UNSAFE_BOOKINGS_*: they let dates be oversold."
+    )
+
+# Journeys: a webhook step posts only to https addresses that are not private, loopback or
+# link-local (SSRF). For a receiver on the same machine or network in development:
+# PUBLIKUM_UNSAFE_WEBHOOK_ALLOW_PRIVATE=true; production refuses it.
+JOURNEYS_WEBHOOK_ALLOW_PRIVATE = env.bool("PUBLIKUM_UNSAFE_WEBHOOK_ALLOW_PRIVATE", default=False)
+if PRODUCTION and JOURNEYS_WEBHOOK_ALLOW_PRIVATE:
+    raise ImproperlyConfigured(
+        "Production mode refuses PUBLIKUM_UNSAFE_WEBHOOK_ALLOW_PRIVATE: it lets journeys post "
+        "to private addresses."
     )
 
 # --- security and limits --------------------------------------------------------------------

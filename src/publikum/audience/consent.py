@@ -465,6 +465,9 @@ def subscription_confirm(
         obj=subscription,
         data={"contact_id": contact.pk, "purposes": list(subscription.purposes)},
     )
+    from publikum.journeys import triggers as journey_triggers  # acts after commit
+
+    journey_triggers.subscription_confirmed(subscription)
     return Confirmation(subscription=subscription, already=False)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
@@ -22,6 +22,7 @@ from publikum.audience.models import Channel, Purpose
 from publikum.core.errors import DomainError
 from publikum.core.models import Organisation
 from publikum.core.ratelimit import limit
+from publikum.web.signed_pages import signed_link_page
 
 LANGUAGE_CHOICES = [("de", "Deutsch"), ("en", "English")]
 ONE_CLICK_FIELD = "List-Unsubscribe"
@@ -47,19 +48,15 @@ def _page(
     context: dict[str, Any] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    response = render(
+    # The subscribe form is the one page here that no signed link leads to.
+    return signed_link_page(
         request,
+        organisation,
         f"audience/{template}",
-        {"public_org": organisation, **(context or {})},
-        status=status,
+        context,
+        status,
+        private=template != "public_subscribe.html",
     )
-    # Pages behind signed links must not end up in shared caches, nor their address in the
-    # Referer sent to other sites. Not "no-referrer": the browser would then send
-    # "Origin: null" with the page's own forms, and CSRF protection would refuse them.
-    if template != "public_subscribe.html":
-        response["Cache-Control"] = "no-store"
-        response["Referrer-Policy"] = "same-origin"
-    return response
 
 
 def _link_error(request: HttpRequest, organisation: Organisation, exc: DomainError) -> HttpResponse:

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, RestrictedError, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -1038,7 +1038,13 @@ def segment_delete(
             fields={"segment": [_("used by %(names)s") % {"names": names}]},
         )
     organisation, segment_id = segment.organisation, segment.pk
-    segment.delete()
+    try:
+        segment.delete()
+    except RestrictedError as exc:  # a newsletter sends to it
+        raise Conflict(
+            _("A newsletter uses this segment; delete or change the newsletter first."),
+            fields={"segment": [_("used by a newsletter")]},
+        ) from exc
     audit_log(
         organisation,
         "audience.segment.deleted",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -212,6 +213,7 @@ def contact_update(
     cleaned = _clean_contact_fields(contact.organisation, data)
     if "email" in cleaned:
         _check_email_free(contact.organisation, cleaned["email"], exclude_pk=contact.pk)
+    tags_before = list(contact.tags or [])
     for name, value in cleaned.items():
         setattr(contact, name, value)
     # Only the fields given: the figures on the row (visits_12m, ...) are counted up by
@@ -219,6 +221,10 @@ def contact_update(
     contact.save(update_fields=[*cleaned, "updated_at"])
     if interests is not None:
         contact.interests.set(_resolve_interests(contact.organisation, interests))
+    if "tags" in cleaned:
+        from publikum.journeys import triggers as journey_triggers  # acts after commit
+
+        journey_triggers.tags_changed(contact, before=tags_before)
     audit_log(
         contact.organisation,
         "audience.contact.updated",
@@ -247,7 +253,6 @@ def contact_delete(
     )
 
 
-@transaction.atomic
 def interaction_record(
     *,
     contact: Contact,
@@ -269,6 +274,27 @@ def interaction_record(
         raise ValidationFailed(f"Unknown interaction kind '{kind}'.", fields={"kind": ["unknown"]})
     if occurrence is not None and item is None:
         item = occurrence.item
+    # Inside the caller's transaction the entry and its counting simply join it (no
+    # savepoint: a mail sent is one short transaction per mail, where every statement
+    # counts); on its own, the two writes are one transaction.
+    joined = transaction.get_connection().in_atomic_block
+    with contextlib.nullcontext() if joined else transaction.atomic():
+        return _interaction_write(
+            contact, kind, occurred_at, item, occurrence, quantity, amount_eur, summary, data
+        )
+
+
+def _interaction_write(  # noqa: PLR0917
+    contact: Contact,
+    kind: str,
+    occurred_at: datetime | None,
+    item: ProgrammeItem | None,
+    occurrence: Occurrence | None,
+    quantity: int,
+    amount_eur: Decimal | int,
+    summary: str,
+    data: dict[str, Any] | None,
+) -> Interaction:
     interaction = Interaction.objects.create(
         organisation_id=contact.organisation_id,
         contact=contact,

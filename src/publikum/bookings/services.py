@@ -446,6 +446,9 @@ def booking_create(
             data={"occurrence_id": occurrence.pk, "quantity": wanted, "source": source},
         )
         _after_commit_mails(booking.pk, contact.pk, consents, language, link_base)
+        from publikum.journeys import triggers as journey_triggers  # acts after commit
+
+        journey_triggers.booking_made(booking)
         return booking
 
     for _ in range(CODE_ATTEMPTS):
@@ -632,6 +635,9 @@ def booking_check_in(
                 summary=booking.code,
                 data={"booking": booking.code, "checked_in": True},
             )
+            from publikum.journeys import triggers as journey_triggers  # acts after commit
+
+            journey_triggers.checked_in(booking)
         audit_log(organisation, "bookings.booking.checked_in", actor=actor, obj=booking)
     return CheckIn(booking=booking, already=False)
 

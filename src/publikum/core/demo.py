@@ -47,6 +47,7 @@ POPULATORS: list[str] = [
     "publikum.audience.demo.populate",
     "publikum.audience.lifecycle.populate",
     "publikum.bookings.demo.populate",
+    "publikum.journeys.demo.populate",
 ]
 
 DESCRIPTION_DE = (

@@ -45,7 +45,19 @@ def role_at_least(role: str, minimum: str) -> bool:
 
 
 RESERVED_SLUGS = frozenset(
-    {"o", "api", "static", "media", "admin", "accounts", "i18n", "healthz", "login", "logout"}
+    {
+        "o",
+        "api",
+        "static",
+        "media",
+        "admin",
+        "accounts",
+        "i18n",
+        "healthz",
+        "login",
+        "logout",
+        "anymail",  # the webhooks of email services (bounces, complaints)
+    }
 )
 
 slug_validator = RegexValidator(

@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("publikum.audience.urls")),
     path("programme/", include("publikum.programme.urls")),
     path("bookings/", include("publikum.bookings.urls")),
+    path("", include("publikum.journeys.urls")),
 ]

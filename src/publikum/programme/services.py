@@ -131,6 +131,10 @@ def item_create(
         obj=item,
         data={"slug": item.slug, "title": item.title_de},
     )
+    if item.published:
+        from publikum.journeys import triggers as journey_triggers  # a job, after commit
+
+        journey_triggers.item_published(item)
     return item
 
 
@@ -144,6 +148,7 @@ def item_update(
 ) -> ProgrammeItem:
     """Change the keys present in `data`; `price_categories` replaces the whole list."""
     organisation = item.organisation
+    was_published = item.published
     changes = item_changes(organisation, data, item)
     for name, value in changes.fields.items():
         setattr(item, name, value)
@@ -161,6 +166,10 @@ def item_update(
         obj=item,
         data={"fields": sorted(data)},
     )
+    if item.published and not was_published:
+        from publikum.journeys import triggers as journey_triggers  # a job, after commit
+
+        journey_triggers.item_published(item)
     return item
 
 

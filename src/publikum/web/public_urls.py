@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("publikum.audience.public_urls")),
     path("", include("publikum.programme.public_urls")),
     path("", include("publikum.bookings.public_urls")),
+    path("", include("publikum.journeys.public_urls")),
 ]

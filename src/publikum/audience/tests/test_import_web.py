@@ -6,7 +6,6 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,17 +114,6 @@ def test_staff_upload_a_file_check_the_mapping_and_read_the_report(
     listing = text(client.get(imports))
     assert "kunden.csv" in listing
     assert "Done" in listing
-
-
-@pytest.fixture
-def keep_signal_handlers() -> Iterator[None]:
-    import signal
-
-    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in signals}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
 
 
 @pytest.mark.django_db(transaction=True)

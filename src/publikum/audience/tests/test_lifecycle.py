@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
-from conftest import TIMEOUT_MS, make_member, make_user
+from conftest import TIMEOUT_MS, make_member, make_user, run_worker_burst
 from publikum.audience import lifecycle
 from publikum.audience.lifecycle import lifecycle_recompute, lifecycle_settings_update
 from publikum.audience.models import AudienceSettings, Contact, LifecycleChange
@@ -390,20 +387,6 @@ def test_small_chunks_give_the_same_result_as_one_chunk(organisation, other_orga
 
 
 # --- the job --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keep_signal_handlers() -> Iterator[None]:
-    # The in-process worker installs its own signal handlers; put pytest's back afterwards.
-    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in signals}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
-def run_worker_burst() -> None:
-    call_command("worker", "--burst", stdout=io.StringIO())
 
 
 @pytest.mark.django_db(transaction=True)

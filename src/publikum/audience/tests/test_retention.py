@@ -189,14 +189,3 @@ def test_the_worker_applies_every_organisations_rule_once_a_day(
     assert Contact.objects.filter(organisation=other_organisation).count() == 1
     assert retention_all.call() == 1
     assert retention_of_organisation.call(organisation_id=organisation.pk) == 0
-
-
-@pytest.fixture
-def keep_signal_handlers() -> Any:
-    import signal
-
-    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in signals}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)

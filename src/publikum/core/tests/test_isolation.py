@@ -158,6 +158,43 @@ def _entry_of(org: Organisation) -> int:
     ).pk
 
 
+def _template_of(org: Organisation) -> int:
+    from publikum.journeys.models import EmailTemplate
+
+    return EmailTemplate.objects.get_or_create(
+        organisation=org,
+        name="Geheime Vorlage A",
+        defaults={
+            "kind": "marketing",
+            "purpose": "newsletter",
+            "subject_de": "Geheimer Betreff A",
+            "blocks": [],
+        },
+    )[0].pk
+
+
+def _journey_of(org: Organisation) -> int:
+    from publikum.journeys.models import Journey
+
+    return Journey.objects.create(
+        organisation=org,
+        name="Geheime Reise A",
+        trigger="api",
+        definition={"start": "e", "steps": [{"id": "e", "type": "end"}]},
+    ).pk
+
+
+def _newsletter_of(org: Organisation) -> int:
+    from publikum.journeys.models import Newsletter
+
+    return Newsletter.objects.create(
+        organisation=org,
+        name="Geheimer Newsletter A",
+        template_id=_template_of(org),
+        segment_id=_segment_of(org),
+    ).pk
+
+
 # Staff pages: path parameter name → makes an object in organisation A, returns its id.
 STAFF_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "import_id": _import_of,
@@ -174,6 +211,13 @@ STAFF_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "occurrence_id": _occurrence_of,
     "code": _booking_of,
     "entry_id": _entry_of,
+    "journey_id": _journey_of,
+    "template_id": _template_of,
+    "newsletter_id": _newsletter_of,
+    # The action of a journey or newsletter page: the same 404 for any of them.
+    "action": lambda _org: "pause",
+    # A step of the journey above (every journey made by `_journey_of` has the step "e").
+    "step_id": lambda _org: "e",
 }
 
 # API operations: path parameter name → makes an object in organisation A, returns its id.
@@ -190,10 +234,12 @@ API_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "event_id": _item_of,
     "occurrence_id": _occurrence_of,
     "code": _booking_of,
+    "journey_id": _journey_of,
+    "newsletter_id": _newsletter_of,
 }
 
 # Required query parameters of API operations, with a harmless value.
-API_QUERY_VALUES: dict[str, str] = {}
+API_QUERY_VALUES: dict[str, str] = {"contact": "1"}
 
 # Valid request bodies of API operations that take an object id and a body: with a valid
 # body the walk reaches the object lookup (an empty body would stop at validation, 422).
@@ -204,6 +250,8 @@ API_BODIES: dict[str, dict[str, Any]] = {
         "granted": False,
         "source": "walk",
     },
+    "POST /api/v1/journeys/{journey_id}/contacts": {"contact": 1},
+    "POST /api/v1/newsletters/{newsletter_id}/schedule": {},
 }
 
 

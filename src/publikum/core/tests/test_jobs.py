@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import io
-import signal
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from conftest import run_worker_burst
 from publikum.core import jobs
 from publikum.core.models import AuditEntry, FailedJob, ReceivedMail, Role
 from publikum.core.tasks import OUTBOX_KEEP_DAYS, prune_outbox
 from publikum.core.tests import sample_jobs
 
 READY = "READY"
-
-
-@pytest.fixture
-def keep_signal_handlers() -> Iterator[None]:
-    # The worker installs its own SIGINT/SIGTERM handlers and resets them to the defaults;
-    # put pytest's back so Ctrl-C still works after an in-process worker ran.
-    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
-    saved = {sig: signal.getsignal(sig) for sig in signals}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
-def run_worker_burst() -> None:
-    call_command("worker", "--burst", stdout=io.StringIO())
 
 
 def let_retries_fall_due() -> None:
