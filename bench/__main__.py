@@ -14,6 +14,10 @@ Benchmarks:
   bookings [--processes 4] [--clients 500] [--capacity 300] [--dates 50] [--rounds 3]
       simultaneous bookings of one date through several web processes on PostgreSQL,
       against an uncontended baseline; writes docs/benchmarks/bookings.md
+  discovery [--movielens PATH] [--visitors 20000] [--contacts 100000] [--upcoming 300]
+            [--skip-speed] [--skip-accuracy]
+      recommender accuracy on MovieLens 100K (from the recbole wheel) and a synthetic house,
+      the horizon dial, top 10 for 100,000 contacts; writes docs/benchmarks/discovery.md
   journeys [--contacts 100000] [--rounds 2:100,1:30] [--triggers 100] [--waiting 1000000]
            [--skip-newsletter] [--skip-triggers] [--skip-profile] [--skip-tick] [--quick]
       a personalised newsletter through `publikum worker` into a counting SMTP sink,
@@ -32,6 +36,7 @@ Other tools in bench/ (not benchmarks):
 BENCHMARKS = {
     "audience": "bench.audience",
     "bookings": "bench.bookings",
+    "discovery": "bench.discovery",
     "journeys": "bench.journeys",
     "programme-pages": "bench.programme_pages",
 }

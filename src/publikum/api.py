@@ -11,6 +11,7 @@ from publikum.audience.api_segments import router as segments_router
 from publikum.bookings.api import router as bookings_router
 from publikum.core.api import router as core_router
 from publikum.core.apikit import TokenAuth, install_error_handlers
+from publikum.discovery.api import router as discovery_router
 from publikum.journeys.api import router as journeys_router
 from publikum.programme.api import router as events_router
 
@@ -36,3 +37,4 @@ api.add_router("/", imports_router)
 api.add_router("/", events_router)
 api.add_router("/", bookings_router)
 api.add_router("/", journeys_router)
+api.add_router("/", discovery_router)

@@ -23,6 +23,8 @@ Commands:
   import contacts|interactions FILE --org SLUG import a CSV file (--map COL=FIELD, --dry-run)
   import programme FILE --org SLUG --capacity N
                                                import a programme (.ics or CSV, --dry-run)
+  discovery evaluate --interactions F --items F [--split S --k 10 --horizon 0,0.3,0.6 --json]
+                                               check the recommender offline on your own CSVs
 
 Every command has --help. All Django management commands work too (publikum help).
 """

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "publikum.audience",
     "publikum.bookings",
     "publikum.journeys",
+    "publikum.discovery",
     "publikum.web",
 ]
 

@@ -14,6 +14,7 @@ from publikum.audience.forms import ContactFilterForm, ContactForm
 from publikum.core.errors import DomainError
 from publikum.core.models import Role, role_at_least
 from publikum.core.tenancy import StaffRequest, staff_view
+from publikum.discovery.services import contact_page_section
 
 
 @staff_view(Role.VIEWER)
@@ -54,6 +55,9 @@ def contact_detail(request: StaffRequest, contact_id: int) -> HttpResponse:
             "language": language,
             "can_edit": role_at_least(request.membership.role, Role.EDITOR),
             "can_manage": role_at_least(request.membership.role, Role.MANAGER),
+            "for_you": contact_page_section(
+                organisation=request.organisation, contact=contact, language=language
+            ),
         },
     )
 
