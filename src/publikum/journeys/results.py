@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, QuerySet
 
 from publikum.audience.models import Interaction, InteractionKind
-from publikum.journeys.models import Message, MessageStatus
+from publikum.journeys.models import Journey, Message, MessageStatus, StepEvent
 
 CONVERSION_DAYS = 14
 
@@ -41,3 +41,46 @@ def conversions_by_step(messages: QuerySet[Message]) -> dict[str, int]:
 
 def conversions(messages: QuerySet[Message]) -> int:
     return converted(messages).count()
+
+
+# Contacts a way of an A/B split needs before the page names a leader.
+SPLIT_MIN_PER_WAY = 30
+
+
+def split_results(journey: Journey, step: dict[str, object]) -> dict[str, object]:
+    """The two ways of an A/B split step, compared by the step's metric.
+
+    `clicked`: the share of contacts on a way who clicked a link in a mail of this journey
+    after the split; `booked` (default): the share who booked within `CONVERSION_DAYS` days
+    after the split. The leader is named only when both ways have `SPLIT_MIN_PER_WAY`
+    contacts; below that the difference says nothing.
+    """
+    metric = "clicked" if step.get("metric") == "clicked" else "booked"
+    ways: dict[str, dict[str, float]] = {}
+    for way in ("a", "b"):
+        events = StepEvent.objects.filter(
+            journey=journey, step_id=str(step.get("id")), event=f"split_{way}"
+        )
+        if metric == "clicked":
+            clicked = Message.objects.filter(
+                run_id=OuterRef("run_id"), clicked_at__isnull=False, sent_at__gte=OuterRef("at")
+            )
+            hits = events.filter(Exists(clicked)).count()
+        else:
+            window_end = ExpressionWrapper(
+                OuterRef("at") + timedelta(days=CONVERSION_DAYS), output_field=DateTimeField()
+            )
+            booked = Interaction.objects.filter(
+                contact_id=OuterRef("run__contact_id"),
+                kind=InteractionKind.BOOKING,
+                occurred_at__gte=OuterRef("at"),
+                occurred_at__lte=window_end,
+            )
+            hits = events.filter(Exists(booked)).count()
+        total = events.count()
+        ways[way] = {"contacts": total, "hits": hits, "rate": hits / total if total else 0.0}
+    leader = ""
+    enough = min(ways["a"]["contacts"], ways["b"]["contacts"]) >= SPLIT_MIN_PER_WAY
+    if enough and ways["a"]["rate"] != ways["b"]["rate"]:
+        leader = "a" if ways["a"]["rate"] > ways["b"]["rate"] else "b"
+    return {"metric": metric, "a": ways["a"], "b": ways["b"], "leader": leader}

@@ -44,7 +44,12 @@ from publikum.journeys.models import (
     Trigger,
 )
 from publikum.journeys.presentation import flow
-from publikum.journeys.results import CONVERSION_DAYS, conversions_by_step
+from publikum.journeys.results import (
+    CONVERSION_DAYS,
+    SPLIT_MIN_PER_WAY,
+    conversions_by_step,
+    split_results,
+)
 
 MAX_JSON = 200_000
 
@@ -168,6 +173,11 @@ def journey_detail(request: StaffRequest, journey_id: int) -> HttpResponse:
     journey = get_object_or_404(Journey, organisation=request.organisation, pk=journey_id)
     results = _results(journey)
     rows = flow(journey.definition or {}, _template_names(request.organisation))
+    splits = {
+        str(step.get("id")): split_results(journey, step)
+        for step in (journey.definition or {}).get("steps") or []
+        if isinstance(step, dict) and step.get("type") == "split"
+    }
     runs = dict(
         JourneyRun.objects.filter(journey=journey)
         .values_list("status")
@@ -195,6 +205,8 @@ def journey_detail(request: StaffRequest, journey_id: int) -> HttpResponse:
             "dry_run": dry_run,
             "dry_contact": dry_contact,
             "conversion_days": CONVERSION_DAYS,
+            "splits": splits,
+            "split_min": SPLIT_MIN_PER_WAY,
         },
     )
 

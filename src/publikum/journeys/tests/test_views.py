@@ -205,3 +205,63 @@ def test_tasks_can_be_marked_done(organisation, owner_client):
     task.refresh_from_db()
     assert task.status == TaskStatus.DONE
     assert owner_client.post(url("staff_tasks", organisation), {"task": "x"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_ab_split_names_the_way_that_leads_once_both_have_enough_contacts(
+    organisation, owner_client
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from publikum.audience.services import interaction_record
+    from publikum.journeys.models import JourneyRun, StepEvent
+    from publikum.journeys.results import SPLIT_MIN_PER_WAY
+
+    journey = Journey.objects.create(
+        organisation=organisation,
+        name="Test A/B",
+        trigger="api",
+        definition={
+            "start": "ab",
+            "steps": [
+                {"id": "ab", "type": "split", "a": "end", "b": "end", "percent_a": 50,
+                 "metric": "booked"},
+                {"id": "end", "type": "end"},
+            ],
+        },
+    )  # fmt: skip
+    at = timezone.now() - timedelta(days=20)
+
+    def enter(way: str, n: int, booking_after_days: int | None) -> None:
+        for i in range(n):
+            contact = contact_create(
+                organisation=organisation, first_name=f"{way}{i}", email=f"{way}{i}@example.org"
+            )
+            run = JourneyRun.objects.create(
+                organisation=organisation, journey=journey, contact=contact, entered_at=at,
+                step_id="end", status="done",
+            )  # fmt: skip
+            StepEvent.objects.create(organisation=organisation, journey=journey, run=run,
+                                     step_id="ab", event=f"split_{way}", at=at)  # fmt: skip
+            if booking_after_days is not None and i % 2 == 0:
+                interaction_record(
+                    contact=contact, kind="booking",
+                    occurred_at=at + timedelta(days=booking_after_days),
+                )  # fmt: skip
+
+    enter("a", SPLIT_MIN_PER_WAY - 1, 3)  # half of A book within the window
+    enter("b", SPLIT_MIN_PER_WAY, 30)  # B's bookings come too late to count
+    page = owner_client.get(url("journey_detail", organisation, journey_id=journey.pk))
+    text = page.content.decode()
+    assert "no leader yet" in text  # A has one contact too few
+
+    # One more contact on way A: now both ways have enough, and A's bookings lead.
+    contact = contact_create(organisation=organisation, first_name="extra", email="x@example.org")
+    run = JourneyRun.objects.create(organisation=organisation, journey=journey, contact=contact,
+                                    entered_at=at, step_id="end", status="done")  # fmt: skip
+    StepEvent.objects.create(organisation=organisation, journey=journey, run=run, step_id="ab",
+                             event="split_a", at=at)  # fmt: skip
+    text = owner_client.get(url("journey_detail", organisation, journey_id=journey.pk)).content
+    assert "way A leads" in text.decode()
