@@ -19,6 +19,7 @@ them, unless the caller prefetched `interests`) and once a minute for the dates.
 
 from __future__ import annotations
 
+import abc
 import re
 import threading
 import time
@@ -668,15 +669,15 @@ def _interest_ids(contact: Contact) -> frozenset[int]:
 # --- rendering -------------------------------------------------------------------------------
 
 
-class _Source:
+class _Source(abc.ABC):
     """Where the data-dependent parts come from: the database at send time, samples when
     checking a template."""
 
-    def events(self, limit: int, match_interests: bool) -> list[_DateCard]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def events(self, limit: int, match_interests: bool) -> list[_DateCard]: ...
 
-    def occurrence(self) -> _DateCard | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def occurrence(self) -> _DateCard | None: ...
 
 
 class _LiveSource(_Source):

@@ -17,18 +17,29 @@ from publikum.journeys.models import Journey, Message, MessageStatus, StepEvent
 CONVERSION_DAYS = 14
 
 
+def _booked_within_window(contact: str, since: str) -> Exists:
+    """For the outer row: its contact (`contact`, a field path) booked in the
+    `CONVERSION_DAYS` days from the moment in its field `since`."""
+    window_end = ExpressionWrapper(
+        OuterRef(since) + timedelta(days=CONVERSION_DAYS), output_field=DateTimeField()
+    )
+    return Exists(
+        Interaction.objects.filter(
+            contact_id=OuterRef(contact),
+            kind=InteractionKind.BOOKING,
+            occurred_at__gte=OuterRef(since),
+            occurred_at__lte=window_end,
+        )
+    )
+
+
 def converted(messages: QuerySet[Message]) -> QuerySet[Message]:
     """The sent messages of `messages` after which their contact booked in time."""
-    window_end = ExpressionWrapper(
-        OuterRef("sent_at") + timedelta(days=CONVERSION_DAYS), output_field=DateTimeField()
+    return messages.filter(
+        _booked_within_window("contact_id", "sent_at"),
+        status=MessageStatus.SENT,
+        contact__isnull=False,
     )
-    booked = Interaction.objects.filter(
-        contact_id=OuterRef("contact_id"),
-        kind=InteractionKind.BOOKING,
-        occurred_at__gte=OuterRef("sent_at"),
-        occurred_at__lte=window_end,
-    )
-    return messages.filter(Exists(booked), status=MessageStatus.SENT, contact__isnull=False)
 
 
 def conversions_by_step(messages: QuerySet[Message]) -> dict[str, int]:
@@ -67,16 +78,7 @@ def split_results(journey: Journey, step: dict[str, object]) -> dict[str, object
             )
             hits = events.filter(Exists(clicked)).count()
         else:
-            window_end = ExpressionWrapper(
-                OuterRef("at") + timedelta(days=CONVERSION_DAYS), output_field=DateTimeField()
-            )
-            booked = Interaction.objects.filter(
-                contact_id=OuterRef("run__contact_id"),
-                kind=InteractionKind.BOOKING,
-                occurred_at__gte=OuterRef("at"),
-                occurred_at__lte=window_end,
-            )
-            hits = events.filter(Exists(booked)).count()
+            hits = events.filter(_booked_within_window("run__contact_id", "at")).count()
         total = events.count()
         ways[way] = {"contacts": total, "hits": hits, "rate": hits / total if total else 0.0}
     leader = ""

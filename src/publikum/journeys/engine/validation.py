@@ -234,10 +234,7 @@ def _check_email(journey: Journey, step: dict[str, Any]) -> list[str]:
         return [_("the mail template %(id)s does not exist") % {"id": template_id}]
     from publikum.journeys.content import template_problems
 
-    try:
-        found = template_problems(template)
-    except NotImplementedError:  # the content module is still being built
-        return []
+    found = template_problems(template)
     return [
         _("the template '%(name)s' cannot be sent: %(problem)s")
         % {"name": template.name, "problem": problem}
