@@ -24,12 +24,15 @@ router = Router(tags=["discovery"])
 class RecommendationQuery(Schema):
     contact: int = Field(description="Id of the contact.")
     limit: int = Field(10, ge=1, le=services.MAX_LIMIT, description="How many items, 1 to 50.")
-    horizon: float = Field(
-        services.PAGE_HORIZON,
+    horizon: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
         allow_inf_nan=False,
-        description="0 = only the familiar, 1 = mostly new; never the irrelevant.",
+        description=(
+            "0 = only the familiar, 1 = mostly new; never the irrelevant. "
+            "Default: the organisation's dial (Discovery settings)."
+        ),
     )
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -41,6 +42,7 @@ from publikum.core.models import Organisation
 from publikum.discovery import rerank
 from publikum.discovery.data import Interaction as Visit
 from publikum.discovery.data import Item, Person
+from publikum.discovery.models import DEFAULT_HORIZON, DiscoverySettings
 from publikum.discovery.recommender import (
     BASIS_HISTORY,
     BASIS_INTERESTS,
@@ -64,8 +66,6 @@ logger = logging.getLogger(__name__)
 
 VISIT_WEIGHT = 2.0
 BOOKING_WEIGHT = 1.0
-# The dial on the contact page until houses can set their own (part 2).
-PAGE_HORIZON = 0.3
 PAGE_LIMIT = 5
 MAX_LIMIT = 50
 # A fitted model is used at most this long, whatever changed.
@@ -432,27 +432,88 @@ def _note(basis: str, *, empty_programme: bool, found: int) -> str:
     return ""
 
 
+def discovery_settings_of(*, organisation: Organisation) -> DiscoverySettings:
+    """The organisation's discovery settings, created with the defaults on first use."""
+    found, _created = DiscoverySettings.objects.get_or_create(organisation=organisation)
+    return found
+
+
+def house_horizon(*, organisation: Organisation) -> float:
+    """The organisation's dial: the horizon of every list that does not name its own."""
+    value = (
+        DiscoverySettings.objects.filter(organisation=organisation)
+        .values_list("horizon", flat=True)
+        .first()
+    )
+    return DEFAULT_HORIZON if value is None else float(value)
+
+
+def discovery_settings_update(*, organisation: Organisation, horizon: float) -> DiscoverySettings:
+    """Set the house's dial (0..1; ValidationFailed otherwise). The precomputed lists were
+    made at the old dial: a new batch is wanted."""
+    horizon = rerank.check_horizon(horizon)
+    with transaction.atomic():
+        found = discovery_settings_of(organisation=organisation)
+        found = DiscoverySettings.objects.select_for_update().get(pk=found.pk)
+        found.horizon = horizon
+        found.wanted_at = timezone.now()
+        found.save(update_fields=["horizon", "wanted_at"])
+    return found
+
+
 def contact_recommendations(
     *,
     organisation: Organisation,
     contact_id: int,
     limit: int = 10,
-    horizon: float = PAGE_HORIZON,
+    horizon: float | None = None,
     language: str | None = None,
 ) -> ContactRecommendations:
     """Up to `limit` upcoming items for a contact of `organisation`, each with its next date
     and an explanation; titles and the note in `language` (default: the contact's).
+    `horizon` None: the house's dial.
 
     Raises NotFound for an unknown or erased contact or one of another organisation, and
     ValidationFailed for a horizon outside 0..1 or a limit outside 1..50.
     """
-    horizon = rerank.check_horizon(horizon)
+    if horizon is not None:
+        horizon = rerank.check_horizon(horizon)
+    _check_limit(limit)
+    contact = _contact(organisation, contact_id)
+    return recommendations_for(
+        organisation=organisation,
+        contact=contact,
+        limit=limit,
+        horizon=horizon,
+        language=language,
+    )
+
+
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(
             f"The limit must be between 1 and {MAX_LIMIT}, not {limit}.",
             fields={"limit": [f"between 1 and {MAX_LIMIT}"]},
         )
-    contact = _contact(organisation, contact_id)
+
+
+def recommendations_for(
+    *,
+    organisation: Organisation,
+    contact: Contact,
+    limit: int = 10,
+    horizon: float | None = None,
+    language: str | None = None,
+) -> ContactRecommendations:
+    """`contact_recommendations` for a contact already loaded (mail rendering, the contact
+    page): the caller made sure it belongs to `organisation` and was not erased.
+    `horizon` None: the house's dial."""
+    horizon = (
+        house_horizon(organisation=organisation)
+        if horizon is None
+        else rerank.check_horizon(horizon)
+    )
+    _check_limit(limit)
     language = language if language in LANGUAGES else contact.language
     if language not in LANGUAGES:
         language = "de"
@@ -580,7 +641,7 @@ def contact_page_section(
             organisation=organisation,
             contact_id=contact.pk,
             limit=PAGE_LIMIT,
-            horizon=PAGE_HORIZON,
+            horizon=None,
             language=language,
         )
     except DomainError as exc:
