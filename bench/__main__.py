@@ -15,9 +15,12 @@ Benchmarks:
       simultaneous bookings of one date through several web processes on PostgreSQL,
       against an uncontended baseline; writes docs/benchmarks/bookings.md
   discovery [--movielens PATH] [--visitors 20000] [--contacts 100000] [--upcoming 300]
-            [--skip-speed] [--skip-accuracy]
+            [--skip-accuracy] [--skip-speed] [--skip-lists]
+            [--lists-db postgres|sqlite] [--lists-contacts N]
       recommender accuracy on MovieLens 100K (from the recbole wheel) and a synthetic house,
-      the horizon dial, top 10 for 100,000 contacts; writes docs/benchmarks/discovery.md
+      the horizon dial (for all test users and for those with a history), top 10 for
+      100,000 contacts, the worker's precomputed lists in a real database;
+      writes docs/benchmarks/discovery.md (python -m bench discovery --help for details)
   journeys [--contacts 100000] [--rounds 2:100,1:30] [--triggers 100] [--waiting 1000000]
            [--skip-newsletter] [--skip-triggers] [--skip-profile] [--skip-tick] [--quick]
       a personalised newsletter through `publikum worker` into a counting SMTP sink,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("publikum.web.account_urls")),
     path("", web_views.home, name="home"),
     path("o/<slug:org>/", include("publikum.core.urls")),
+    path("o/<slug:org>/discovery/", include("publikum.discovery.urls")),
     # Bounce and complaint webhooks of e-mail services (basic auth; docs/delivery.md).
     path("anymail/", include("anymail.urls")),
     # Public pages of an organisation: keep last, `<slug:org>` matches any first segment.

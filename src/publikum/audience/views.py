@@ -14,6 +14,7 @@ from publikum.audience.forms import ContactFilterForm, ContactForm
 from publikum.core.errors import DomainError
 from publikum.core.models import Role, role_at_least
 from publikum.core.tenancy import StaffRequest, staff_view
+from publikum.discovery.meter import contact_meter_section
 from publikum.discovery.services import contact_page_section
 
 
@@ -56,6 +57,9 @@ def contact_detail(request: StaffRequest, contact_id: int) -> HttpResponse:
             "can_edit": role_at_least(request.membership.role, Role.EDITOR),
             "can_manage": role_at_least(request.membership.role, Role.MANAGER),
             "for_you": contact_page_section(
+                organisation=request.organisation, contact=contact, language=language
+            ),
+            "bubble": contact_meter_section(
                 organisation=request.organisation, contact=contact, language=language
             ),
         },

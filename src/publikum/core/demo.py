@@ -48,6 +48,7 @@ POPULATORS: list[str] = [
     "publikum.audience.lifecycle.populate",
     "publikum.bookings.demo.populate",
     "publikum.journeys.demo.populate",
+    "publikum.discovery.demo.populate",
 ]
 
 DESCRIPTION_DE = (

@@ -46,7 +46,8 @@ def outbox_list(request: StaffRequest) -> HttpResponse:
 
 
 def _mail_parts(raw: str) -> tuple[str, str]:
-    message = email.message_from_string(raw, policy=policy.default)
+    # From bytes: parsed from a str, an 8bit UTF-8 part comes out with "�" for "ü".
+    message = email.message_from_bytes(raw.encode("utf-8"), policy=policy.default)
     text_part = message.get_body(preferencelist=("plain",))
     html_part = message.get_body(preferencelist=("html",))
     text = text_part.get_content() if text_part is not None else ""

@@ -14,6 +14,11 @@ Splits (docs/discovery.md has the details):
 Baselines measured in the same run: popularity (observed for past items, predicted from
 content by ridge regression for new ones) and content-only profile matching (cosine between
 a user's summed item vectors and each candidate).
+
+Every result holds the metrics over all test users and, under `with_history`, over the test
+users with at least one training interaction: the others get the fallbacks (Publikum's
+popular fallback spreads its list whatever the dial), which can hide what the dial does for
+people the model knows.
 """
 
 from __future__ import annotations
@@ -323,6 +328,16 @@ def evaluate(
         },
     )
 
+    known = [u for u in users if seen.get(u)]
+
+    def measured(
+        lists: Mapping[str, list[str]],
+    ) -> tuple[dict[str, float], dict[str, float] | None]:
+        overall = _metrics(lists, ctx)
+        if not known:
+            return overall, None
+        return overall, _metrics({u: lists[u] for u in known}, ctx)
+
     results: list[dict[str, Any]] = []
     say(f"fitting Publikum on {len(the_split.train)} interactions")
     started = time.perf_counter()
@@ -338,7 +353,7 @@ def evaluate(
         elapsed = time.perf_counter() - started
         lists = {u: [r.item for r in recs[u]] for u in users}
         results.append(
-            _result("publikum", horizon, _metrics(lists, ctx), fit_seconds, elapsed, len(users))
+            _result("publikum", horizon, *measured(lists), fit_seconds, elapsed, len(users))
         )
 
     exclude = seen if the_split.exclude_seen else None
@@ -351,7 +366,7 @@ def evaluate(
         scores = baseline.scores(users, the_split.candidates)
         lists = _top_k(scores, the_split.candidates, users, k, exclude)
         elapsed = time.perf_counter() - started
-        results.append(_result(name, None, _metrics(lists, ctx), baseline_fit, elapsed, len(users)))
+        results.append(_result(name, None, *measured(lists), baseline_fit, elapsed, len(users)))
 
     return {
         "split": split,
@@ -363,6 +378,8 @@ def evaluate(
             "items": len(items),
             "train_interactions": len(the_split.train),
             "test_users": len(users),
+            # Test users with at least one training interaction (the others get fallbacks).
+            "test_users_with_history": len(known),
             "candidates": len(the_split.candidates),
         },
         "config": {
@@ -377,6 +394,7 @@ def _result(  # noqa: PLR0917 (one row of the report, in the order of its column
     method: str,
     horizon: float | None,
     values: dict[str, float],
+    with_history: dict[str, float] | None,
     fit_seconds: float,
     recommend_seconds: float,
     n_users: int,
@@ -388,6 +406,12 @@ def _result(  # noqa: PLR0917 (one row of the report, in the order of its column
         "fit_seconds": round(fit_seconds, 4),
         "recommend_seconds": round(recommend_seconds, 4),
         "recommend_ms_per_user": round(1000 * recommend_seconds / max(n_users, 1), 4),
+        # The same metrics over the test users with a training history; None if none has.
+        "with_history": (
+            None
+            if with_history is None
+            else {name: round(value, 6) for name, value in with_history.items()}
+        ),
     }
 
 
@@ -406,6 +430,7 @@ def report_text(report: Mapping[str, Any]) -> str:
     """The report as an aligned table for a terminal."""
     data = report["data"]
     k = report["k"]
+    known = data.get("test_users_with_history", data["test_users"])
     lines = [
         f"Split {report['split']}, k = {k}: {data['interactions']} interactions of "
         f"{data['users']} users with {data['items']} items; trained on "
@@ -413,15 +438,35 @@ def report_text(report: Mapping[str, Any]) -> str:
         f"{data['test_users']} users.",
         "",
     ]
-    head = f"{'method':<18}" + "".join(
+    metric_head = f"{'method':<18}" + "".join(
         f"{label.replace('@k', f'@{k}'):>12}" for _, label in METRIC_LABELS
     )
-    head += f"{'fit s':>9}{'ms/user':>9}"
+    head = metric_head + f"{'fit s':>9}{'ms/user':>9}"
     lines += [head, "-" * len(head)]
     for row in report["results"]:
-        name = row["method"] + (f" h={row['horizon']:g}" if row["horizon"] is not None else "")
         cells = "".join(f"{row[key]:>12.4f}" for key, _ in METRIC_LABELS)
         lines.append(
-            f"{name:<18}{cells}{row['fit_seconds']:>9.2f}{row['recommend_ms_per_user']:>9.3f}"
+            f"{_method_name(row):<18}{cells}{row['fit_seconds']:>9.2f}"
+            f"{row['recommend_ms_per_user']:>9.3f}"
         )
+    if 0 < known < data["test_users"]:
+        without = data["test_users"] - known
+        lines += [
+            "",
+            f"{without} of the {data['test_users']} test users "
+            f"({100 * without / data['test_users']:.1f} %) have no history in the training "
+            f"data and get the fallbacks. The {known} users with a history:",
+            "",
+            metric_head,
+            "-" * len(metric_head),
+        ]
+        for row in report["results"]:
+            cells = "".join(f"{row['with_history'][key]:>12.4f}" for key, _ in METRIC_LABELS)
+            lines.append(f"{_method_name(row):<18}{cells}")
+    elif known == 0:
+        lines += ["", "No test user has a history in the training data: all get the fallbacks."]
     return "\n".join(lines) + "\n"
+
+
+def _method_name(row: Mapping[str, Any]) -> str:
+    return row["method"] + (f" h={row['horizon']:g}" if row["horizon"] is not None else "")

@@ -63,7 +63,8 @@ class StoredList(models.Model):
     "novelty": float, "basis": str, "parts": [{"kind", "item_ids", "themes",
     "item_kinds"}]}`; titles and sentences are rendered when served, in the language
     asked for. A list is fresh while `programme_version` is the programme's and
-    `history_mark` is the id of the contact's newest visit or booking entry (0: none).
+    `history_mark` is the id of the contact's newest visit or booking entry (0: none) and
+    `interests` the contact's stated interests.
     """
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
@@ -75,6 +76,9 @@ class StoredList(models.Model):
     items = models.JSONField(default=list)
     programme_version = models.CharField(max_length=200)
     history_mark = models.BigIntegerField(default=0)
+    # The contact's stated interests (theme slugs, sorted, joined by ",") the list was made
+    # for: a changed interest makes the list stale.
+    interests = models.CharField(max_length=500, blank=True, default="", db_default="")
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -122,6 +126,12 @@ class Offer(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["organisation", "offered_at"]),
             models.Index(fields=["contact", "item", "offered_at"]),
+            # The meter's horizon conversions look up outside-usual offers only.
+            models.Index(
+                fields=["contact", "item", "offered_at"],
+                condition=models.Q(outside_usual=True),
+                name="discovery_offer_outside_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -77,28 +77,44 @@ def rerank(
         allowed &= eligible
     pool = pool_size(k, horizon, pool_factor)
     if pool < n_cand:
-        # Rank of each candidate in its row (0 = most relevant), eligible ones first.
-        masked = np.where(allowed, relevance, -np.inf)
-        order = np.argsort(-masked, axis=1, kind="stable")
-        ranks = np.empty_like(order)
-        np.put_along_axis(ranks, order, np.arange(n_cand)[None, :], axis=1)
-        allowed &= ranks < pool
+        allowed &= _within_pool(np.where(allowed, relevance, -np.inf), pool)
     base = (1.0 - horizon) * relevance + horizon * novelty_share * novelty
     spread = horizon * (1.0 - novelty_share)
-    closest = np.zeros((n_users, n_cand))
+    # Each row's allowed candidates only (at most `pool`), in index order so that argmax
+    # breaks ties as over the whole row: the same picks at a fraction of the work.
+    counts = allowed.sum(axis=1)
+    width = int(counts.max(initial=0))
+    if width == 0:
+        return picks
+    columns = np.argsort(~allowed, axis=1, kind="stable")[:, :width]
+    unpicked = np.arange(width)[None, :] < counts[:, None]
+    base = np.take_along_axis(base, columns, axis=1)
+    closest = np.zeros((n_users, width))
     rows = np.arange(n_users)
     for step in range(min(k, n_cand)):
-        objective = np.where(allowed, base + spread * (1.0 - closest), -np.inf)
+        objective = np.where(unpicked, base + spread * (1.0 - closest), -np.inf)
         best = np.argmax(objective, axis=1)
         ok = np.isfinite(objective[rows, best])
         if not ok.any():
             break
-        picks[ok, step] = best[ok]
-        allowed[rows[ok], best[ok]] = False
+        chosen = columns[rows[ok], best[ok]]
+        picks[ok, step] = chosen
+        unpicked[rows[ok], best[ok]] = False
         if spread:
-            closest[ok] = np.maximum(closest[ok], similarity[best[ok]])
+            closest[ok] = np.maximum(closest[ok], similarity[chosen[:, None], columns[ok]])
     # A row that ran out early has its -1 gaps at the end: later steps had nothing either.
     return picks
+
+
+def _within_pool(masked: np.ndarray, pool: int) -> np.ndarray:
+    """Whether each candidate is among the `pool` first of its row ordered by `masked`,
+    highest first, equal values by index (a stable sort's ranks, without the sort)."""
+    n_cand = masked.shape[1]
+    kth = np.partition(masked, n_cand - pool, axis=1)[:, n_cand - pool, None]
+    above = masked > kth
+    tied = masked == kth
+    room = pool - above.sum(axis=1, keepdims=True)
+    return above | (tied & (np.cumsum(tied, axis=1) <= room))
 
 
 # --- explanations -------------------------------------------------------------------------

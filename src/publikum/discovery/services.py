@@ -16,8 +16,11 @@ refitted when the programme changes (`programme.selectors.programme_version`), w
 older than `CACHE_TTL_SECONDS`, or when visits or bookings were added and it is older than
 `MIN_REFIT_SECONDS`; until then a contact whose timeline changed is served from their
 current history (`Model.recommend(history=...)`), so one busy evening of bookings does not
-refit on every request. Part 2 of issue 6 moves the fit to the worker, which precomputes
-models and lists; this cache then only holds what the worker stored.
+refit on every request.
+
+A request is first answered from the contact's precomputed list (`discovery.stored`,
+written by the worker's `discovery.precompute`) when that is fresh and long enough; the
+fitted model here serves the rest (`ContactRecommendations.source` says which answered).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from django.utils.translation import gettext as _
 from publikum.audience.models import Contact, Interaction, InteractionKind
 from publikum.core.errors import DomainError, NotFound, ValidationFailed
 from publikum.core.models import Organisation
-from publikum.discovery import rerank
+from publikum.discovery import rerank, stored
 from publikum.discovery.data import Interaction as Visit
 from publikum.discovery.data import Item, Person
 from publikum.discovery.models import DEFAULT_HORIZON, DiscoverySettings
@@ -114,7 +117,8 @@ class RecommendedDate:
 @dataclass(frozen=True)
 class ContactRecommendations:
     """The list for one contact. `basis` is what it rests on (history, interests, popular);
-    `note` says in `language` why the list is short, empty or a fallback ("" otherwise)."""
+    `note` says in `language` why the list is short, empty or a fallback ("" otherwise);
+    `source` which path answered: "stored" (the worker's precomputed list) or "live"."""
 
     contact_id: int
     horizon: float
@@ -122,6 +126,7 @@ class ContactRecommendations:
     language: str
     note: str
     items: list[RecommendedDate]
+    source: str = stored.SOURCE_LIVE
 
 
 # --- the organisation's data as the library's input ---------------------------------------
@@ -507,7 +512,11 @@ def recommendations_for(
 ) -> ContactRecommendations:
     """`contact_recommendations` for a contact already loaded (mail rendering, the contact
     page): the caller made sure it belongs to `organisation` and was not erased.
-    `horizon` None: the house's dial."""
+    `horizon` None: the house's dial.
+
+    Answered from the contact's precomputed list when it is fresh and long enough
+    (`stored.stored_answer`), else computed live from the fitted model.
+    """
     horizon = (
         house_horizon(organisation=organisation)
         if horizon is None
@@ -517,9 +526,18 @@ def recommendations_for(
     language = language if language in LANGUAGES else contact.language
     if language not in LANGUAGES:
         language = "de"
+    person = person_of(contact)
+    answer = stored.stored_answer(
+        organisation=organisation,
+        contact_id=contact.pk,
+        horizon=horizon,
+        limit=limit,
+        interests=stored.interests_key(person.stated_interests),
+    )
+    if answer is not None:
+        return _from_stored(organisation, contact, answer, horizon=horizon, language=language)
     interactions = _interactions_version(organisation)
     house = fitted_house(organisation=organisation, interactions=interactions)
-    person = person_of(contact)
     user = str(contact.pk)
 
     history: list[str] | None = None
@@ -558,7 +576,9 @@ def recommendations_for(
         recs = [r for r in recs if r.item not in skip][:limit]
         if recs:
             basis = recs[0].basis
-        picks = _presented(organisation, recs, house, language)
+        picks = _presented(
+            organisation, recs, titles=house.titles, dates=house.dates, language=language
+        )
     with translation.override(language):
         note = _note(basis, empty_programme=house.model is None, found=len(picks))
     return ContactRecommendations(
@@ -568,12 +588,48 @@ def recommendations_for(
         language=language,
         note=note,
         items=picks,
+        source=stored.SOURCE_LIVE,
+    )
+
+
+def _from_stored(
+    organisation: Organisation,
+    contact: Contact,
+    answer: stored.StoredAnswer,
+    *,
+    horizon: float,
+    language: str,
+) -> ContactRecommendations:
+    picks = _presented(
+        organisation,
+        answer.recs,
+        titles=answer.titles,
+        dates={key: UpcomingDate(*date) for key, date in answer.dates.items()},
+        language=language,
+    )
+    with translation.override(language):
+        note = _note(answer.basis, empty_programme=False, found=len(picks))
+    return ContactRecommendations(
+        contact_id=contact.pk,
+        horizon=horizon,
+        basis=answer.basis,
+        language=language,
+        note=note,
+        items=picks,
+        source=stored.SOURCE_STORED,
     )
 
 
 def _presented(
-    organisation: Organisation, recs: list[Recommendation], house: FittedHouse, language: str
+    organisation: Organisation,
+    recs: list[Recommendation],
+    *,
+    titles: dict[str, tuple[str, str, str]],
+    dates: dict[str, UpcomingDate],
+    language: str,
 ) -> list[RecommendedDate]:
+    """The picks with titles, dates and explanations; `titles` must hold the picks and the
+    past items their explanations name, `dates` the picks."""
     if not recs:
         return []
     zone = zone_of(organisation)
@@ -581,18 +637,17 @@ def _presented(
     kind_names = {lang: _kind_names(lang) for lang in LANGUAGES}
     out: list[RecommendedDate] = []
     for rec in recs:
-        slug, title_de, title_en = house.titles[rec.item]
-        date = house.dates[rec.item]
-        anchors = {i for part in rec.explanation for i in part.item_ids if i in house.titles}
-        titles = {
-            lang: {i: house.titles[i][1 + LANGUAGES.index(lang)] for i in anchors}
-            for lang in LANGUAGES
+        slug, title_de, title_en = titles[rec.item]
+        date = dates[rec.item]
+        anchors = {i for part in rec.explanation for i in part.item_ids if i in titles}
+        anchor_titles = {
+            lang: {i: titles[i][1 + LANGUAGES.index(lang)] for i in anchors} for lang in LANGUAGES
         }
         texts = {
             lang: rerank.render_explanation(
                 rec.explanation,
                 lang,
-                titles=titles[lang],
+                titles=anchor_titles[lang],
                 theme_names=theme_names[lang],
                 kind_names=kind_names[lang],
             )

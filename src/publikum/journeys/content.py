@@ -20,6 +20,7 @@ them, unless the caller prefetched `interests`) and once a minute for the dates.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import re
 import threading
 import time
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from html import unescape as unescape_html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -65,8 +66,11 @@ from publikum.programme.models import (
     ProgrammeItem,
 )
 
+if TYPE_CHECKING:
+    from publikum.journeys.foryou import Pick
+
 LANGUAGES = ("de", "en")
-BLOCK_TYPES = ("heading", "text", "image", "button", "events", "personal", "occurrence")
+BLOCK_TYPES = ("heading", "text", "image", "button", "events", "personal", "occurrence", "for_you")
 EVENTS_LIMIT_DEFAULT = 3
 EVENTS_LIMIT_MAX = 10
 # A rendered field longer than this is a mistake (or an attempt to blow up memory).
@@ -78,6 +82,18 @@ UPCOMING_POOL = 200
 
 
 @dataclass(frozen=True)
+class MailOffer:
+    """One recommendation a "for you" block showed (rank from 1 within its block), with the
+    horizon its list was made at: what delivery records as an offer once the mail is sent."""
+
+    item_id: int
+    occurrence_id: int | None
+    rank: int
+    relevance: float
+    horizon: float | None
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     html: str
@@ -85,6 +101,8 @@ class RenderedEmail:
     language: str  # "de" or "en": the contact's language, else the organisation's default
     # Links in the mail (button and event links) before click tracking rewrites them.
     links: list[str] = field(default_factory=list)
+    # What the "for you" blocks recommended (empty for a mail without one).
+    offers: tuple[MailOffer, ...] = ()
 
 
 class TemplateProblem(Exception):
@@ -679,6 +697,11 @@ class _Source(abc.ABC):
     @abc.abstractmethod
     def occurrence(self) -> _DateCard | None: ...
 
+    @abc.abstractmethod
+    def recommended(self, count: int, horizon: float | None, language: str) -> list[Pick]:
+        """The "for you" block's picks (journeys.foryou); `horizon` None: the message's,
+        else the house's."""
+
 
 class _LiveSource(_Source):
     def __init__(
@@ -688,6 +711,7 @@ class _LiveSource(_Source):
         self.contact = contact
         self.occurrence_id = occurrence_id
         self._occurrence: _DateCard | bool | None = False
+        self.horizon: float | None = None  # the message's (set by a journey step)
 
     def events(self, limit: int, match_interests: bool) -> list[_DateCard]:
         cards = _upcoming(self.organisation)
@@ -708,12 +732,27 @@ class _LiveSource(_Source):
             )
         return self._occurrence  # type: ignore[return-value]
 
+    def recommended(self, count: int, horizon: float | None, language: str) -> list[Pick]:
+        from publikum.journeys import foryou
+
+        if self.contact is None:
+            return []
+        wanted = self.horizon if horizon is None else horizon
+        return foryou.live_picks(self.organisation, self.contact, count, wanted, language)
+
 
 class _PreviewSource(_LiveSource):
-    """Real upcoming dates, a sample booked date."""
+    """Real upcoming dates, a sample booked date; for a sample person, sample picks."""
 
     def occurrence(self) -> _DateCard:
         return _sample_card(self.organisation, 1)
+
+    def recommended(self, count: int, horizon: float | None, language: str) -> list[Pick]:
+        from publikum.journeys import foryou
+
+        if self.contact is not None:
+            return super().recommended(count, horizon, language)
+        return foryou.sample_picks(self.organisation, count, horizon, upcoming=True)
 
 
 def _sample_card(organisation: Organisation, n: int) -> _DateCard:
@@ -745,6 +784,11 @@ class _SampleSource(_Source):
 
     def occurrence(self) -> _DateCard | None:
         return _sample_card(self.organisation, 1)
+
+    def recommended(self, count: int, horizon: float | None, language: str) -> list[Pick]:
+        from publikum.journeys import foryou
+
+        return foryou.sample_picks(self.organisation, count, horizon, upcoming=False)
 
 
 def _jinja_error(exc: Exception) -> str:
@@ -793,6 +837,7 @@ class _Renderer:
         self.collect = collect
         self.problems: list[TemplateProblem] = []
         self.links: list[str] = []
+        self.offers: list[MailOffer] = []
 
     # -- problems
 
@@ -932,6 +977,7 @@ class _Renderer:
             text=text,
             language=self.language,
             links=list(self.links),
+            offers=tuple(self.offers),
         )
 
     def layout(self, subject: str, preheader: str, body: str) -> str:
@@ -1142,6 +1188,12 @@ def _occurrence(r: _Renderer, block: dict[str, Any], index: int) -> _BlockResult
     return _row(box), "\n".join(text)
 
 
+def _for_you(r: _Renderer, block: dict[str, Any], index: int) -> _BlockResult:
+    from publikum.journeys.foryou import for_you_block  # it builds on this module
+
+    return for_you_block(r, block, index)
+
+
 _BLOCK_RENDERERS: dict[str, Callable[[_Renderer, dict[str, Any], int], _BlockResult]] = {
     "heading": _heading,
     "text": _markdown_block,
@@ -1150,6 +1202,7 @@ _BLOCK_RENDERERS: dict[str, Callable[[_Renderer, dict[str, Any], int], _BlockRes
     "button": _button,
     "events": _events,
     "occurrence": _occurrence,
+    "for_you": _for_you,
 }
 
 
@@ -1244,6 +1297,15 @@ def _occurrence_id(context: dict[str, Any] | None) -> int | None:
     return None
 
 
+def _context_horizon(context: dict[str, Any] | None) -> float | None:
+    """The horizon a journey step put into the message's context (None: none, or not a
+    number from 0 to 1; the house's dial applies then)."""
+    value = (context or {}).get("horizon")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None
+
+
 def render_email(
     template: EmailTemplate,
     *,
@@ -1254,7 +1316,8 @@ def render_email(
 ) -> RenderedEmail:
     """Render `template` for `contact` in the contact's language.
 
-    `context`: the message's small JSON context (ids such as {"occurrence": 40}).
+    `context`: the message's small JSON context (ids such as {"occurrence": 40}, and the
+    journey step's "horizon" for a "for you" block).
     `links`: URLs the delivery service provides ("preferences", "unsubscribe"); without
     them the contact's own preference and unsubscribe pages are used; an empty string
     leaves that footer link out.
@@ -1268,6 +1331,7 @@ def render_email(
     footer.setdefault("preferences", "")
     footer.setdefault("unsubscribe", "")
     source = _LiveSource(organisation, contact, _occurrence_id(context))
+    source.horizon = _context_horizon(context)
     booked = source.occurrence() if source.occurrence_id is not None else None
     renderer = _Renderer(
         organisation=organisation,
@@ -1384,16 +1448,13 @@ def rewrite_links(email: RenderedEmail, replace: Callable[[str], str]) -> Render
         pattern = rf"(?<![^\s(\[]){re.escape(url)}(?=[\s)\]]|$)"
         new = mapping[url]
         text = re.sub(pattern, lambda _match: new, text)  # noqa: B023 (used at once)
-    return RenderedEmail(
-        subject=email.subject,
-        html=html,
-        text=text,
-        language=email.language,
-        links=[mapping[url] for url in email.links],
+    return dataclasses.replace(
+        email, html=html, text=text, links=[mapping[url] for url in email.links]
     )
 
 
 __all__ = [
+    "MailOffer",
     "RenderedEmail",
     "TemplateProblem",
     "caches_clear",

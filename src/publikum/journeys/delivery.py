@@ -887,6 +887,45 @@ def _record_sent(
             summary=rendered.subject,
             data=_source_data(message),
         )
+        if rendered.offers:
+            _record_offers(message, contact, rendered, at)
+
+
+def _record_offers(
+    message: Message, contact: Contact, rendered: RenderedEmail, at: datetime
+) -> None:
+    """The recommendations of the mail's "for you" blocks, as offers (the filter-bubble
+    meter's data). Call inside `_record_sent`'s transaction; a mail without such a block
+    never gets here, so it costs nothing. A failure is logged and the offers lost: the mail
+    went out, and its record as sent must not be rolled back for them."""
+    from publikum.discovery.models import OfferChannel
+    from publikum.discovery.offers import OfferedItem, offers_record
+
+    by_horizon: dict[float | None, list[OfferedItem]] = defaultdict(list)
+    for offer in rendered.offers:
+        by_horizon[offer.horizon].append(
+            OfferedItem(
+                item_id=offer.item_id,
+                occurrence_id=offer.occurrence_id,
+                rank=offer.rank,
+                relevance=offer.relevance,
+            )
+        )
+    channel = OfferChannel.NEWSLETTER if message.newsletter_id else OfferChannel.JOURNEY
+    try:
+        with transaction.atomic():  # a savepoint: a failed write leaves the rest intact
+            for horizon, items in by_horizon.items():
+                offers_record(
+                    organisation=message.organisation,
+                    contact=contact,
+                    items=items,
+                    channel=channel,
+                    horizon=horizon,
+                    at=at,
+                    message_id=message.pk,
+                )
+    except Exception:
+        logger.exception("the offers of message %s could not be recorded", message.pk)
 
 
 def _record_failed(

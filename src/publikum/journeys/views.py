@@ -699,7 +699,16 @@ class TemplateForm(forms.Form):
     preheader_en = forms.CharField(
         label=gettext_lazy("Preview text (English)"), max_length=300, required=False
     )
-    blocks = JsonField(label=gettext_lazy("Blocks (JSON)"), initial=[])
+    blocks = JsonField(
+        label=gettext_lazy("Blocks (JSON)"),
+        initial=[],
+        help_text=gettext_lazy(
+            "A list of blocks, each with a type: heading, text, personal, image, button, "
+            "events (upcoming dates), for_you (each person's own recommendations with the "
+            "reason for each: count 1 to 6, horizon 0 to 1 or left out), occurrence (the "
+            "booked date). The fields of each type are described in docs/email-content.md."
+        ),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -12,11 +12,13 @@ import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from publikum.core.errors import ValidationFailed
 from publikum.discovery import Interaction, Item, ModelConfig, Person, fit, render_explanation
 from publikum.discovery.metrics import catalogue_coverage, intra_list_diversity
+from publikum.discovery.rerank import pool_size, rerank
 
 START = datetime(2025, 1, 7, 19, 0, tzinfo=UTC)  # a Tuesday evening
 
@@ -273,3 +275,202 @@ def test_bad_input_is_refused_clearly(house):
     with pytest.raises(ValidationFailed, match="Unknown collaborative model"):
         ModelConfig(collaborative="magic")
     assert model.recommend("music-1", [], k=5) == []
+
+
+def test_at_horizon_zero_the_list_is_the_plain_relevance_order(house):
+    model = house["model"]
+    cs = model.prepare(house["upcoming"])
+    for user in ("music-1", "music-books-4", "history-2", "family-7"):
+        everything = model.recommend(user, cs, k=len(cs), horizon=0.0)
+        top = model.recommend(user, cs, k=10, horizon=0.0)
+        relevance = [r.relevance for r in top]
+        assert relevance == sorted(relevance, reverse=True), user
+        # No diversity at 0: exactly the ten most relevant candidates of all.
+        assert _ids(top) == _ids(everything)[:10], user
+
+
+def test_a_date_that_is_itself_a_past_item_keeps_its_own_audience(house):
+    """A running exhibition is a past item and a candidate at once: with every collaborative
+    model it goes to people like those who came, and not again to people who have been."""
+    model = house["model"]
+    running = next(i for i in house["past"] if i.id == "p-musik-2")
+    candidates = [*house["upcoming"], running]
+    for name in ("ease", "svd", "knn"):
+        m = model if name == "ease" else _refit(house, name)
+        # music-2 skipped p-musik-2; music-3 went to it.
+        newcomer = _ids(m.recommend("music-2", candidates, k=6))
+        assert "p-musik-2" in newcomer, name
+        assert all("musik" in item for item in newcomer), name
+        assert "p-musik-2" not in _ids(m.recommend("music-3", candidates, k=len(candidates)))
+        again = m.recommend("music-3", candidates, k=6, exclude_seen=False)
+        assert "p-musik-2" in _ids(again), name
+
+
+def test_without_history_the_dial_starts_half_open(house):
+    """A diverse popular selection already at 0: the dial only acts above 0.5 for a person
+    we know nothing about (why the benchmark's lists of such people do not change from 0 to
+    0.5, docs/benchmarks/discovery.md)."""
+    model = house["model"]
+    cs = model.prepare(house["upcoming"])
+    at = {h: _ids(model.recommend("stranger", cs, k=6, horizon=h)) for h in (0.0, 0.3, 0.5, 1.0)}
+    assert at[0.0] == at[0.3] == at[0.5]
+
+    def themes(h: float) -> int:
+        return len({model.items[i].themes for i in at[h]})
+
+    # Popularity still counts at 0.5; wide open, all six themes of the programme appear.
+    assert themes(0.5) < themes(1.0) == 6
+
+
+def _refit(house: dict[str, object], collaborative: str):
+    model = house["model"]
+    interactions = [
+        Interaction(user, item, 0.0) for user in model.user_ids for item in model.history_of(user)
+    ]
+    items = [*house["past"], *house["upcoming"]]
+    return fit(interactions, items, ModelConfig(collaborative=collaborative))
+
+
+def _expected_parts(model, cs, user: str, person: Person | None, rec) -> list[tuple]:
+    """A pick's explanation by the rules, worked out for this one pick (the batch derives
+    them for all picks at once with array operations): (kind, anchors the part may name,
+    themes, kinds) per part. The anchor is the past item of the person's history that
+    added most to the pick's score; with equals, any of them."""
+    item = cs.items[cs.index[rec.item]]
+    chosen = set(person.stated_interests) if person else set()
+    parts: list[tuple] = []
+    if rec.basis == "history":
+        history = model.history_of(user)
+        attended = [model.items[i] for i in history]
+        familiar = {t for it in attended for t in it.themes}
+        new_themes = tuple(t for t in item.themes if t not in familiar)
+        new_kind = (item.kind,) if item.kind and item.kind not in {i.kind for i in attended} else ()
+        row = model.history[model.user_index[user]]
+        weight = {model.past_ids[i]: w for i, w in zip(row.indices, row.data, strict=True)}
+        column = cs.index[rec.item]
+        added = {i: weight[i] * cs.transfer[model.past_index[i], column] for i in history}
+        anchors = frozenset(i for i, a in added.items() if a == max(added.values()))
+        if new_themes or new_kind:
+            parts.append(("new_for_you", anchors, new_themes, new_kind))
+        else:
+            parts.append(("because_visited", anchors, (), ()))
+    matched = tuple(t for t in item.themes if t in chosen)
+    if matched:
+        parts.append(("interest", frozenset(), matched, ()))
+    if not parts:
+        parts.append(("popular" if rec.basis == "popular" else "also_popular", frozenset(), (), ()))
+    return parts
+
+
+def _assert_explained_by_the_rules(model, cs, recs_of: dict, persons: dict) -> int:
+    checked = 0
+    for user, recs in recs_of.items():
+        for rec in recs:
+            expected = _expected_parts(model, cs, user, persons.get(user), rec)
+            assert len(rec.explanation) == len(expected), (user, rec)
+            for part, (kind, anchors, themes, kinds) in zip(rec.explanation, expected, strict=True):
+                assert (part.kind, part.themes, part.item_kinds) == (kind, themes, kinds), user
+                named = set(part.item_ids)
+                assert named <= anchors, (user, rec)
+                assert len(named) == (1 if anchors else 0), (user, rec)
+            checked += 1
+    return checked
+
+
+def test_every_pick_of_a_batch_is_explained_by_the_rules(house):
+    """Themes several per date, stated interests with and without a history (one of them a
+    theme no item of the past had), a date without a kind: each of the batch's picks, at
+    every position of the lists, says what the rules say for that one pick."""
+    model = house["model"]
+    start = START + timedelta(weeks=70)
+    extra = [
+        Item("u-mixed-1", "Lieder und Lesung", ("musik", "literatur"), "concert", start),
+        Item("u-mixed-2", "Stadt im Bild", ("fotografie", "stadtgeschichte"), "tour", start),
+        Item("u-mixed-3", "Forschung und Familie", ("wissenschaft", "kinder-familie"), "", start),
+        Item("u-dance", "Tanzabend", ("tanz", "musik"), "dance", start),
+    ]
+    cs = model.prepare([*house["upcoming"], *extra])
+    persons = {
+        "music-1": Person(stated_interests=("literatur", "tanz")),
+        "history-3": Person(stated_interests=("stadtgeschichte",)),
+        "newcomer": Person(stated_interests=("tanz", "fotografie")),
+        "newcomer-2": Person(stated_interests=("tanz",)),
+    }
+    users = [*model.user_ids, "newcomer", "newcomer-2", "stranger"]
+    checked = 0
+    for horizon in (0.0, 0.3, 1.0):
+        batch = model.recommend_batch(users, cs, k=len(cs), horizon=horizon, persons=persons)
+        checked += _assert_explained_by_the_rules(model, cs, batch, persons)
+        assert {r.basis for recs in batch.values() for r in recs} == {
+            "history",
+            "interests",
+            "popular",
+        }
+        for user in ("music-1", "newcomer", "stranger", "photo-1"):
+            single = model.recommend(user, cs, k=len(cs), horizon=horizon, person=persons.get(user))
+            assert batch[user] == single, user
+    kinds = {p.kind for recs in batch.values() for r in recs for p in r.explanation}
+    assert kinds == {"because_visited", "new_for_you", "interest", "popular", "also_popular"}
+    assert checked > 3 * len(users) * 10
+
+
+def test_a_date_with_very_many_themes_is_explained_like_any_other(house):
+    """More themes than fit in one machine word: the explanation still names the right ones."""
+    model = house["model"]
+    many = tuple(f"thema-{n:02d}" for n in range(70))
+    wide = Item(
+        "u-wide", "Alles auf einmal", ("musik", *many), "concert", START + timedelta(weeks=70)
+    )
+    cs = model.prepare([*house["upcoming"], wide])
+    persons = {"music-1": Person(stated_interests=("thema-65", "thema-03"))}
+    recs = model.recommend_batch(["music-1", "music-2"], cs, k=len(cs), persons=persons)
+    _assert_explained_by_the_rules(model, cs, recs, persons)
+    (pick,) = [r for r in recs["music-1"] if r.item == "u-wide"]
+    new, interest = pick.explanation
+    assert new.themes == many
+    assert interest.themes == ("thema-03", "thema-65")
+
+
+def _rerank_one_column_at_a_time(relevance, novelty, similarity, *, k, horizon, eligible, floor):
+    """The dial as its docstring states it (novelty share 0.5), candidate by candidate,
+    the sums in the same order as the batch so that equal gains are equal."""
+    n_users, n_cand = relevance.shape
+    picks = np.full((n_users, k), -1)
+    pool = pool_size(k, horizon)
+    for r in range(n_users):
+        allowed = [j for j in range(n_cand) if relevance[r, j] >= floor and eligible[r, j]]
+        # The `pool` most relevant, equal relevance in index order.
+        allowed = sorted(sorted(allowed, key=lambda j, r=r: -relevance[r, j])[:pool])
+        chosen: list[int] = []
+        for step in range(min(k, len(allowed))):
+            gains = {}
+            for j in allowed:
+                if j in chosen:
+                    continue
+                closest = max((similarity[s, j] for s in chosen), default=0.0)
+                base = (1.0 - horizon) * relevance[r, j] + horizon * 0.5 * novelty[r, j]
+                gains[j] = base + horizon * 0.5 * (1.0 - closest)
+            best = max(gains, key=gains.__getitem__)  # the first of equals
+            chosen.append(best)
+            picks[r, step] = best
+    return picks
+
+
+def test_the_dial_picks_as_its_rule_says_also_among_equals():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n_users, n_cand, k = rng.integers(1, 8), rng.integers(1, 40), int(rng.integers(1, 12))
+        steps = int(rng.choice([2, 4, 1000]))  # coarse values: many ties
+        relevance = rng.integers(0, steps + 1, (n_users, n_cand)) / steps
+        novelty = rng.integers(0, steps + 1, (n_users, n_cand)) / steps
+        similarity = rng.integers(0, steps + 1, (n_cand, n_cand)) / steps
+        eligible = rng.random((n_users, n_cand)) < 0.8
+        horizon = float(rng.choice([0.0, 0.3, 1.0]))
+        floor = float(rng.choice([0.0, 0.25]))
+        got = rerank(
+            relevance, novelty, similarity, k=k, horizon=horizon, eligible=eligible, floor=floor
+        )
+        want = _rerank_one_column_at_a_time(
+            relevance, novelty, similarity, k=k, horizon=horizon, eligible=eligible, floor=floor
+        )
+        assert got.tolist() == want.tolist()

@@ -215,7 +215,19 @@ class EmailForm(StepForm):
     template = forms.TypedChoiceField(
         label=gettext_lazy("Mail template"), coerce=int, empty_value=None
     )
-    fieldsets = [(None, ["template"])]
+    horizon = forms.FloatField(
+        label=gettext_lazy("Horizon of the recommendations"),
+        required=False,
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(attrs={"step": "0.1", "min": "0", "max": "1"}),
+        help_text=gettext_lazy(
+            "For the “For you” blocks of this mail: from 0 (only what the person already "
+            "likes) to 1 (mostly new to them, still relevant). Leave empty to use the "
+            "house's setting."
+        ),
+    )
+    fieldsets = [(None, ["template", "horizon"])]
 
     def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
         super().__init__(*args, organisation=organisation, **kwargs)
@@ -228,7 +240,7 @@ class EmailForm(StepForm):
 
     @classmethod
     def initial_from(cls, step: dict[str, Any]) -> dict[str, Any]:
-        return {"template": step.get("template")}
+        return {"template": step.get("template"), "horizon": step.get("horizon")}
 
     def uses_engine(self) -> bool:
         # The template's own problems (syntax, unknown variables) are shown on the editor
@@ -237,7 +249,10 @@ class EmailForm(StepForm):
         return False
 
     def to_fields(self) -> dict[str, Any]:
-        return {"type": "email", "template": self.cleaned_data["template"]}
+        fields: dict[str, Any] = {"type": "email", "template": self.cleaned_data["template"]}
+        if self.cleaned_data.get("horizon") is not None:
+            fields["horizon"] = self.cleaned_data["horizon"]
+        return fields
 
 
 class JsonRulesField(forms.CharField):

@@ -156,6 +156,16 @@ def _id(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def step_horizon(step: dict[str, Any]) -> float | None:
+    """An email step's horizon for the "for you" blocks of its mail (0 = only the familiar,
+    1 = mostly new); None when it has none, or one outside 0..1 (validation refuses that;
+    a run of a definition that slipped past gets the house's dial)."""
+    value = step.get("horizon")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= 1 else None
+
+
 def template_of(organisation_id: int, step: dict[str, Any]) -> EmailTemplate | None:
     """The mail template an email step names, if it exists in this house."""
     template_id = _id(step.get("template"))

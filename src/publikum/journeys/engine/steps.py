@@ -28,6 +28,7 @@ from publikum.journeys.engine.definition import (
     assignee_of,
     organisation_zone,
     public_context,
+    step_horizon,
     template_of,
     wait_until,
 )
@@ -79,12 +80,19 @@ def _step_email(run: JourneyRun, step: dict[str, Any], now: datetime) -> Outcome
         raise StepFailed(
             _("the mail template %(id)s no longer exists") % {"id": step.get("template")}
         )
+    # The "for you" blocks of the mail recommend at the step's horizon, else at the
+    # house's: never at one that came in with the trigger's context.
+    context = public_context(run.context)
+    context.pop("horizon", None)
+    horizon = step_horizon(step)
+    if horizon is not None:
+        context["horizon"] = horizon
     message_queue(
         organisation=run.journey.organisation,
         contact=run.contact,
         template=template,
         key=_key(run, step["id"]),
-        context=public_context(run.context),
+        context=context,
         journey=run.journey,
         run=run,
         step_id=step["id"],

@@ -223,22 +223,45 @@ def check_wait(journey: Journey, step: dict[str, Any]) -> list[str]:  # noqa: PL
     return problems
 
 
+def _check_horizon(step: dict[str, Any]) -> list[str]:
+    """An email step's optional horizon: a number from 0 to 1."""
+    value = step.get("horizon")
+    if value is None:
+        return []
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= 1  # also refuses NaN
+    ):
+        return [
+            _(
+                "the horizon is a number from 0 (only the familiar) to 1 (mostly new), "
+                "or left out to use the house's setting"
+            )
+        ]
+    return []
+
+
 def _check_email(journey: Journey, step: dict[str, Any]) -> list[str]:
+    horizon = _check_horizon(step)
     template_id = step.get("template")
     if not isinstance(template_id, int) or isinstance(template_id, bool):
-        return [_("choose the mail template to send")]
+        return [_("choose the mail template to send"), *horizon]
     template = EmailTemplate.objects.filter(
         organisation_id=journey.organisation_id, pk=template_id
     ).first()
     if template is None:
-        return [_("the mail template %(id)s does not exist") % {"id": template_id}]
+        return [_("the mail template %(id)s does not exist") % {"id": template_id}, *horizon]
     from publikum.journeys.content import template_problems
 
     found = template_problems(template)
     return [
-        _("the template '%(name)s' cannot be sent: %(problem)s")
-        % {"name": template.name, "problem": problem}
-        for problem in found
+        *horizon,
+        *(
+            _("the template '%(name)s' cannot be sent: %(problem)s")
+            % {"name": template.name, "problem": problem}
+            for problem in found
+        ),
     ]
 
 

@@ -1,13 +1,20 @@
-"""The demo's journeys run: after the worker's first round, their mails are in the Outbox."""
+"""The demo's journeys run: after the worker's first round, their mails are in the Outbox,
+and so is the newsletter with personal recommendations it sends at the start."""
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from conftest import free_port, run_worker_burst
-from publikum.core.demo import build_demo
+from publikum.core.demo import DEMO_LOGIN, build_demo
 from publikum.core.mailsink import start_sink
-from publikum.core.models import ReceivedMail
+from publikum.core.models import ReceivedMail, User
+from publikum.discovery.models import Offer
+from publikum.journeys.demo import SENT_NAME
 from publikum.journeys.models import (
     Journey,
     JourneyRun,
@@ -30,7 +37,8 @@ def test_the_ready_made_journeys_send_their_mails_into_the_outbox(keep_signal_ha
         assert journeys.count() == 6
         assert set(journeys.values_list("status", flat=True)) == {JourneyStatus.ACTIVE}
         assert JourneyRun.objects.filter(journey__organisation=demo).exists()
-        assert Newsletter.objects.filter(organisation=demo).count() == 1
+        # The December letter is a draft; the volunteers' letter goes out at the start.
+        assert Newsletter.objects.filter(organisation=demo).count() == 2
 
         run_worker_burst()
     finally:
@@ -46,3 +54,23 @@ def test_the_ready_made_journeys_send_their_mails_into_the_outbox(keep_signal_ha
     }
     # Every mail recorded as sent arrived in the Outbox, once.
     assert ReceivedMail.objects.filter(organisation=demo).count() == sent.count()
+
+    # The volunteers' letter: each mail recommends in its reader's language, the Outbox
+    # shows it so, and what it recommended is recorded as offers of that mail.
+    staff = Client()
+    staff.force_login(User.objects.get(email=DEMO_LOGIN[0]))
+    letter = Newsletter.objects.get(organisation=demo, name=SENT_NAME)
+    letters = sent.filter(newsletter=letter)
+    assert letters.exists()
+    for message in letters:
+        offers = Offer.objects.filter(message=message).order_by("rank")
+        assert offers.exists()
+        assert {o.channel for o in offers} == {"newsletter"}
+        received = ReceivedMail.objects.get(organisation=demo, message_id=message.message_id)
+        page = staff.get(
+            reverse("outbox_detail", kwargs={"org": demo.slug, "mail_id": received.pk})
+        ).content.decode()
+        shown = unescape(page.split('class="card mail-text">')[1].split("</pre>")[0])
+        assert ("Für Sie" if message.language == "de" else "For you") in shown
+        for offer in offers:
+            assert offer.item.title(message.language) in shown
