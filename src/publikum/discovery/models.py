@@ -58,13 +58,13 @@ class DiscoverySettings(models.Model):
 class StoredList(models.Model):
     """One contact's precomputed recommendations at the house's horizon.
 
-    `items` holds the list in rank order, each entry
-    `{"item": int, "occurrence": int, "score": float, "relevance": float,
-    "novelty": float, "basis": str, "parts": [{"kind", "item_ids", "themes",
-    "item_kinds"}]}`; titles and sentences are rendered when served, in the language
-    asked for. A list is fresh while `programme_version` is the programme's and
-    `history_mark` is the id of the contact's newest visit or booking entry (0: none) and
-    `interests` the contact's stated interests.
+    `items` holds the list in rank order, one array per pick
+    `[item, occurrence, score, relevance, novelty, reasons]` (figures rounded to four
+    decimals; reasons: one `[kind, item_ids, themes, item_kinds]` per explanation part,
+    empty arrays at the end left out; `discovery.stored` reads and writes it); titles and
+    sentences are rendered when served, in the language asked for. A list is fresh while
+    `programme_version` is the programme's, `history_mark` is the id of the contact's
+    newest visit or booking entry (0: none) and `interests` the contact's stated interests.
     """
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")

@@ -35,7 +35,9 @@ def test_read_the_meter_turn_the_dial_and_see_a_persons_meter(browser, live_serv
         expect(page.locator("h1")).to_have_text("Discovery")
 
         expect(page.get_by_test_id("figure-outside")).to_contain_text("50.0 %")
-        expect(page.get_by_test_id("figure-outside")).to_contain_text("1 of the 2 who were offered anything")
+        expect(page.get_by_test_id("figure-outside")).to_contain_text(
+            "1 of the 2 who were offered anything"
+        )
         expect(page.get_by_test_id("figure-conversions")).to_contain_text("100.0 %")
         reach = page.get_by_role("img", name="Reach beyond the usual themes, per month (%)")
         expect(reach).to_be_visible()
