@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from publikum.audience.models import LifecycleStage, Purpose, Segment
 from publikum.core.models import Membership, Organisation, User
+from publikum.discovery.forms import DialField
 from publikum.journeys.engine.definition import MAX_TAG_LENGTH, TARGETS
 from publikum.journeys.engine.validation import journey_validate
 from publikum.journeys.models import EmailTemplate, Journey, Reentry, Trigger
@@ -215,7 +216,7 @@ class EmailForm(StepForm):
     template = forms.TypedChoiceField(
         label=gettext_lazy("Mail template"), coerce=int, empty_value=None
     )
-    horizon = forms.FloatField(
+    horizon = DialField(
         label=gettext_lazy("Horizon of the recommendations"),
         required=False,
         min_value=0,

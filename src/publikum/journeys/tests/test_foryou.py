@@ -372,6 +372,11 @@ def test_the_step_form_offers_the_horizon_and_shows_a_bad_one_at_its_field(
     }  # fmt: skip
     assert 'value="0.7"' in owner_client.get(edit).content.decode()
 
+    # German staff type a decimal comma.
+    owner_client.post(edit, {"template": template.pk, "horizon": "0,4"})
+    journey.refresh_from_db()
+    assert journey.definition["steps"][0]["horizon"] == 0.4
+
     owner_client.post(edit, {"template": template.pk, "horizon": ""})
     journey.refresh_from_db()
     assert "horizon" not in journey.definition["steps"][0]
