@@ -1087,21 +1087,41 @@ def _button(r: _Renderer, block: dict[str, Any], index: int) -> _BlockResult:
     return html, f"{label}: {url}"
 
 
+def _bounded_count(
+    r: _Renderer,
+    block: dict[str, Any],
+    index: int,
+    *,
+    field: str,
+    default: int,
+    maximum: int,
+    problem: Callable[[int], str],
+) -> int:
+    """A block's whole-number option from 1 to `maximum`; out of range it is reported
+    (`problem(maximum)`, once, not per language), and at send time the nearest allowed
+    number is used, or `default` when it is no whole number at all."""
+    value = block.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        if r.language == "de":  # once, not per language
+            r.flaw(problem(maximum), block=index, field=field)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return default
+        return min(max(value, 1), maximum)
+    return value
+
+
 def _events_limit(r: _Renderer, block: dict[str, Any], index: int) -> int:
     """The block's number of events; out of range it is reported, and at send time the
     nearest allowed number is used."""
-    limit = block.get("limit", EVENTS_LIMIT_DEFAULT)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= EVENTS_LIMIT_MAX:
-        if r.language == "de":
-            r.flaw(
-                _("the number of events must be between 1 and %(max)s") % {"max": EVENTS_LIMIT_MAX},
-                block=index,
-                field="limit",
-            )
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            return EVENTS_LIMIT_DEFAULT
-        return min(max(limit, 1), EVENTS_LIMIT_MAX)
-    return limit
+    return _bounded_count(
+        r,
+        block,
+        index,
+        field="limit",
+        default=EVENTS_LIMIT_DEFAULT,
+        maximum=EVENTS_LIMIT_MAX,
+        problem=lambda m: _("the number of events must be between 1 and %(max)s") % {"max": m},
+    )
 
 
 def _date_html(card: _DateCard, language: str, *, with_venue: bool = True) -> str:

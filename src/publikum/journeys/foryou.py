@@ -41,6 +41,7 @@ from publikum.journeys.content import (
     MailOffer,
     _BlockResult,
     _booked,
+    _bounded_count,
     _DateCard,
     _esc,
     _Renderer,
@@ -165,19 +166,17 @@ def sample_picks(
 def _count(r: _Renderer, block: dict[str, Any], index: int) -> int:
     """The block's number of picks; out of range it is reported, and at send time the
     nearest allowed number is used."""
-    count = block.get("count", COUNT_DEFAULT)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= COUNT_MAX:
-        if r.language == "de":  # once, not per language
-            r.flaw(
-                _("the number of recommendations must be between 1 and %(max)s")
-                % {"max": COUNT_MAX},
-                block=index,
-                field="count",
-            )
-        if isinstance(count, bool) or not isinstance(count, int):
-            return COUNT_DEFAULT
-        return min(max(count, 1), COUNT_MAX)
-    return count
+    return _bounded_count(
+        r,
+        block,
+        index,
+        field="count",
+        default=COUNT_DEFAULT,
+        maximum=COUNT_MAX,
+        problem=lambda m: (
+            _("the number of recommendations must be between 1 and %(max)s") % {"max": m}
+        ),
+    )
 
 
 def _horizon(r: _Renderer, block: dict[str, Any], index: int) -> float | None:
