@@ -40,6 +40,7 @@ from publikum.discovery.data import Interaction as Visit
 from publikum.discovery.data import Item, Person
 from publikum.discovery.meter import house_dashboard_forget
 from publikum.discovery.models import Offer, OfferChannel
+from publikum.discovery.offers import UsualTaste
 from publikum.discovery.recommender import ModelConfig, fit
 from publikum.discovery.services import (
     BOOKING_WEIGHT,
@@ -342,16 +343,20 @@ def _offer_year(
             # `usual_taste` as of the send: the themes and kinds attended, else the stated
             # interests (and then no kind counts as new).
             attended = history.attended.get(contact_id, set())
-            usual = set().union(*(item_themes[i] for i in attended)) or (
-                set() if attended else interests[contact_id]
+            taste = UsualTaste(
+                themes=frozenset(
+                    set().union(*(item_themes[i] for i in attended))
+                    if attended
+                    else interests[contact_id]
+                ),
+                kinds=frozenset(item_kinds[i] for i in attended),
+                from_history=bool(attended),
             )
-            kinds = {item_kinds[i] for i in attended}
             for rank, rec in enumerate(lists[str(contact_id)], start=1):
                 item_id = int(rec.item)
                 themes = item_themes[item_id]
                 occurrence_id = dates[item_id][0]
-                outside = bool(themes) and not themes & usual
-                new_kind = bool(attended) and item_kinds[item_id] not in kinds
+                outside, new_kind = taste.judge(themes, item_kinds[item_id])
                 writer.add(
                     send.at,
                     (

@@ -9,6 +9,7 @@ its kind was new to them, so the meter reads plain counts later.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,13 @@ class UsualTaste:
     themes: frozenset[int]
     kinds: frozenset[str]
     from_history: bool
+
+    def judge(self, themes: AbstractSet[int], kind: str) -> tuple[bool, bool]:
+        """(outside_usual, new_kind) of an item with `themes` and `kind` for this person.
+        An item without themes is never outside: nothing says it is. Without history no
+        kind counts as new."""
+        outside = bool(themes) and not themes & self.themes
+        return outside, self.from_history and kind not in self.kinds
 
 
 def usual_taste(*, contact: Contact, before: datetime | None = None) -> UsualTaste:
@@ -111,13 +119,13 @@ def offers_record(
             horizon=horizon,
             rank=entry.rank,
             relevance=entry.relevance,
-            # An item without themes is never counted as outside: nothing says it is.
-            outside_usual=bool(themes[entry.item_id]) and not themes[entry.item_id] & taste.themes,
-            new_kind=taste.from_history and kinds[entry.item_id] not in taste.kinds,
+            outside_usual=judged[0],
+            new_kind=judged[1],
             message_id=message_id,
         )
         for entry in items
         if entry.item_id in kinds
+        for judged in [taste.judge(themes[entry.item_id], kinds[entry.item_id])]
     ]
     with transaction.atomic():
         return Offer.objects.bulk_create(offers)
