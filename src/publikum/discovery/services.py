@@ -689,21 +689,22 @@ def contact_page_section(
     The section is an aside of the page: whatever goes wrong in it becomes a short message
     (and a log entry with the cause), never an error page.
     """
-    if contact.erased_at is not None:
-        return PageSection(None, _("This person was erased: nothing to recommend."))
-    try:
-        result = contact_recommendations(
-            organisation=organisation,
-            contact_id=contact.pk,
-            limit=PAGE_LIMIT,
-            horizon=None,
-            language=language,
-        )
-    except DomainError as exc:
-        logger.warning("No recommendations for contact %s: %s", contact.pk, exc.message)
-        return PageSection(None, _("Recommendations are not available: %s") % exc.message)
-    except Exception:
-        # An aside must not take the page down; the log keeps the cause for a fix.
-        logger.exception("Recommendations for contact %s failed", contact.pk)
-        return PageSection(None, _("Recommendations are not available at the moment."))
-    return PageSection(result, result.note)
+    with translation.override(language):  # the messages, in the language asked for
+        if contact.erased_at is not None:
+            return PageSection(None, _("This person was erased: nothing to recommend."))
+        try:
+            result = contact_recommendations(
+                organisation=organisation,
+                contact_id=contact.pk,
+                limit=PAGE_LIMIT,
+                horizon=None,
+                language=language,
+            )
+        except DomainError as exc:
+            logger.warning("No recommendations for contact %s: %s", contact.pk, exc.message)
+            return PageSection(None, _("Recommendations are not available: %s") % exc.message)
+        except Exception:
+            # An aside must not take the page down; the log keeps the cause for a fix.
+            logger.exception("Recommendations for contact %s failed", contact.pk)
+            return PageSection(None, _("Recommendations are not available at the moment."))
+        return PageSection(result, result.note)

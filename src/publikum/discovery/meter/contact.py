@@ -11,7 +11,7 @@ from datetime import date, datetime
 from itertools import pairwise
 
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from publikum.audience.models import Contact, Interaction, InteractionKind
@@ -182,12 +182,13 @@ def contact_meter_section(
 ) -> MeterSection:
     """The meter for the contact page. An aside: whatever goes wrong becomes a short
     message (and a log entry with the cause), never an error page."""
-    if contact.erased_at is not None:
-        return MeterSection(None, _("This person was erased: nothing to show."))
-    try:
-        return MeterSection(
-            contact_meter(organisation=organisation, contact=contact, language=language), ""
-        )
-    except Exception:
-        logger.exception("The filter-bubble meter of contact %s failed", contact.pk)
-        return MeterSection(None, _("The meter is not available at the moment."))
+    with translation.override(language):  # the messages, in the language asked for
+        if contact.erased_at is not None:
+            return MeterSection(None, _("This person was erased: nothing to show."))
+        try:
+            return MeterSection(
+                contact_meter(organisation=organisation, contact=contact, language=language), ""
+            )
+        except Exception:
+            logger.exception("The filter-bubble meter of contact %s failed", contact.pk)
+            return MeterSection(None, _("The meter is not available at the moment."))
