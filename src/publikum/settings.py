@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "publikum.bookings",
     "publikum.journeys",
     "publikum.discovery",
+    "publikum.assistant",
+    "publikum.conversations",
     "publikum.web",
 ]
 
