@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
+from publikum.assistant.api import router as assistant_public_router
+from publikum.assistant.api_knowledge import router as knowledge_router
 from publikum.audience.api import router as contacts_router
 from publikum.audience.api_imports import router as imports_router
 from publikum.audience.api_privacy import router as privacy_router
 from publikum.audience.api_segments import router as segments_router
 from publikum.bookings.api import router as bookings_router
+from publikum.conversations.api import router as conversations_router
 from publikum.core.api import router as core_router
 from publikum.core.apikit import TokenAuth, install_error_handlers
 from publikum.discovery.api import router as discovery_router
@@ -38,3 +41,6 @@ api.add_router("/", events_router)
 api.add_router("/", bookings_router)
 api.add_router("/", journeys_router)
 api.add_router("/", discovery_router)
+api.add_router("/", conversations_router)
+api.add_router("/", knowledge_router)
+api.add_router("/", assistant_public_router)

@@ -205,6 +205,11 @@ ANYMAIL["WEBHOOK_SECRET"] = _webhook_secret or f"unset:{secrets.token_urlsafe(32
 # The local SMTP sink of `publikum serve --smtp-sink` (demo and development).
 SMTP_SINK_HOST = env.str("PUBLIKUM_SMTP_SINK_HOST", default="127.0.0.1")
 SMTP_SINK_PORT = env.int("PUBLIKUM_SMTP_SINK_PORT", default=1025)
+# The inbox's inbound addresses: inbox+<org>@ and inbox+<org>.<thread>@ this domain (its MX
+# points at `publikum serve --smtp-inbound PORT` or at an e-mail service; docs/inbox.md).
+PUBLIKUM_INBOUND_DOMAIN = env.str("PUBLIKUM_INBOUND_DOMAIN", default="inbox.publikum.localhost")
+PUBLIKUM_INBOUND_SMTP_HOST = env.str("PUBLIKUM_INBOUND_SMTP_HOST", default="127.0.0.1")
+PUBLIKUM_INBOUND_SMTP_PORT = env.int("PUBLIKUM_INBOUND_SMTP_PORT", default=0)
 
 # --- internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "de"

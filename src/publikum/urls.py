@@ -16,6 +16,7 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("o/<slug:org>/", include("publikum.core.urls")),
     path("o/<slug:org>/discovery/", include("publikum.discovery.urls")),
+    path("o/<slug:org>/assistant/", include("publikum.assistant.urls")),
     # Bounce and complaint webhooks of e-mail services (basic auth; docs/delivery.md).
     path("anymail/", include("anymail.urls")),
     # Public pages of an organisation: keep last, `<slug:org>` matches any first segment.

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AssistantConfig(AppConfig):
@@ -8,3 +9,8 @@ class AssistantConfig(AppConfig):
     name = "publikum.assistant"
     label = "assistant"
     verbose_name = "Assistant"
+
+    def ready(self) -> None:
+        from publikum.core.navigation import NavEntry, register
+
+        register(NavEntry(_("Assistant"), "assistant", order=37))

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConversationsConfig(AppConfig):
@@ -7,3 +8,10 @@ class ConversationsConfig(AppConfig):
     name = "publikum.conversations"
     label = "conversations"
     verbose_name = "Conversations"
+
+    def ready(self) -> None:
+        # The personal-data handler, the periodic jobs and anymail's inbound receiver.
+        from publikum.conversations import inbound, privacy, tasks  # noqa: F401
+        from publikum.core.navigation import NavEntry, register
+
+        register(NavEntry(_("Inbox"), "inbox", order=12))

@@ -49,6 +49,8 @@ POPULATORS: list[str] = [
     "publikum.bookings.demo.populate",
     "publikum.journeys.demo.populate",
     "publikum.discovery.demo.populate",
+    "publikum.conversations.demo.populate",
+    "publikum.assistant.demo.populate",
 ]
 
 DESCRIPTION_DE = (

@@ -20,4 +20,5 @@ urlpatterns = [
     path("programme/", include("publikum.programme.urls")),
     path("bookings/", include("publikum.bookings.urls")),
     path("", include("publikum.journeys.urls")),
+    path("inbox/", include("publikum.conversations.urls")),
 ]

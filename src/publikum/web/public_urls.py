@@ -8,4 +8,6 @@ urlpatterns = [
     path("", include("publikum.programme.public_urls")),
     path("", include("publikum.bookings.public_urls")),
     path("", include("publikum.journeys.public_urls")),
+    path("", include("publikum.assistant.public_urls")),
+    path("", include("publikum.conversations.public_urls")),
 ]

@@ -11,6 +11,8 @@ from django.utils.translation import get_language
 
 from publikum.audience import selectors as audience_selectors
 from publikum.audience.models import InteractionKind
+from publikum.conversations.selectors import inbox_figures
+from publikum.conversations.views import figures_context
 from publikum.core import selectors as core_selectors
 from publikum.core.models import Role, role_at_least
 from publikum.core.tenancy import StaffRequest, staff_view
@@ -63,6 +65,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
             "visits_chart": chart,
             "next_dates": upcoming[:8],
             "language": language,
+            "inbox": figures_context(inbox_figures(organisation)),
             "failed_jobs": core_selectors.failed_job_list(organisation=organisation).count()
             if role_at_least(request.membership.role, Role.MANAGER)
             else 0,

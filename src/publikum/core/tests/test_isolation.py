@@ -195,6 +195,64 @@ def _newsletter_of(org: Organisation) -> int:
     ).pk
 
 
+def _knowledge_of(org: Organisation) -> int:
+    from publikum.assistant.models import KnowledgeEntry
+
+    return KnowledgeEntry.objects.create(
+        organisation=org, question_de="Geheime Frage A", answer_de="Geheime Antwort A"
+    ).pk
+
+
+def _opening_exception_of(org: Organisation) -> int:
+    from datetime import date
+
+    from publikum.assistant.models import OpeningException
+
+    return OpeningException.objects.get_or_create(organisation=org, date=date(2030, 12, 24))[0].pk
+
+
+def _price_of(org: Organisation) -> int:
+    from publikum.assistant.models import PriceEntry
+
+    return PriceEntry.objects.create(organisation=org, label_de="Geheimpreis A", amount_eur=9).pk
+
+
+def _personal_topic_of(org: Organisation) -> int:
+    from publikum.assistant.models import PersonalTopic
+
+    return PersonalTopic.objects.create(
+        organisation=org, name_de="Geheimes Thema A", phrases="x"
+    ).pk
+
+
+ASSISTANT_PARAMS: dict[str, Callable[[Organisation], Any]] = {
+    "knowledge_id": _knowledge_of,
+    "exception_id": _opening_exception_of,
+    "price_id": _price_of,
+    "topic_id": _personal_topic_of,
+}
+
+
+def _conversation_of(org: Organisation) -> int:
+    from publikum.conversations.models import Conversation
+
+    return Conversation.objects.create(
+        organisation=org, channel="email", status="open", visitor_email="geheim@haus-a.example"
+    ).pk
+
+
+def _saved_reply_of(org: Organisation) -> int:
+    from publikum.conversations.models import SavedReply
+
+    return SavedReply.objects.create(organisation=org, title="Geheim A", text_de="Geheim A").pk
+
+
+CONVERSATION_PARAMS: dict[str, Callable[[Organisation], Any]] = {
+    "conversation_id": _conversation_of,
+    "reply_id": _saved_reply_of,
+}
+
+
 # Staff pages: path parameter name → makes an object in organisation A, returns its id.
 STAFF_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "import_id": _import_of,
@@ -218,6 +276,8 @@ STAFF_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "action": lambda _org: "pause",
     # A step of the journey above (every journey made by `_journey_of` has the step "e").
     "step_id": lambda _org: "e",
+    **ASSISTANT_PARAMS,
+    **CONVERSATION_PARAMS,
 }
 
 # API operations: path parameter name → makes an object in organisation A, returns its id.
@@ -236,6 +296,8 @@ API_PARAMS: dict[str, Callable[[Organisation], Any]] = {
     "code": _booking_of,
     "journey_id": _journey_of,
     "newsletter_id": _newsletter_of,
+    **ASSISTANT_PARAMS,
+    **CONVERSATION_PARAMS,
 }
 
 # Required query parameters of API operations, with a harmless value.
@@ -252,6 +314,9 @@ API_BODIES: dict[str, dict[str, Any]] = {
     },
     "POST /api/v1/journeys/{journey_id}/contacts": {"contact": 1},
     "POST /api/v1/newsletters/{newsletter_id}/schedule": {},
+    "PUT /api/v1/knowledge/personal-topics/{topic_id}": {"name_de": "Walk", "phrases": ["x"]},
+    "POST /api/v1/conversations/{conversation_id}/reply": {"text": "Walk"},
+    "POST /api/v1/conversations/{conversation_id}/assign": {"user": None},
 }
 
 
@@ -487,13 +552,18 @@ class Operation:
         return f"{self.method.upper()} {self.path}"
 
 
+# Public endpoints (the assistant's widget) take no token; their own tests check that an id
+# of another organisation answers 404 (assistant/tests/test_public_api.py).
+PUBLIC_API_PREFIX = "/api/v1/public/"
+
+
 def api_operations() -> list[Operation]:
     schema = ninja_api.get_openapi_schema()
     return [
         Operation(method, path, spec)
         for path, methods in schema["paths"].items()
         for method, spec in methods.items()
-        if method in HTTP_METHODS
+        if method in HTTP_METHODS and not path.startswith(PUBLIC_API_PREFIX)
     ]
 
 

@@ -71,10 +71,11 @@ def test_staff_member_logs_in_and_sees_the_dashboard(
     # then they land on their organisation's dashboard with its key figures
     expect(page).to_have_url(f"{live_server.url}/o/{organisation.slug}/")
     expect(page.get_by_test_id("org-name")).to_have_text("Stadtmuseum Test")
-    figures = page.locator("section.figures")
+    figures = page.locator("section.figures:not(.inbox-figures)")
     expect(figures).to_have_attribute("aria-label", re.compile(r"\S"))
     expect(figures.locator(".figure")).to_have_count(5)
     expect(page.get_by_test_id("contacts-count")).to_have_text("3")
+    expect(page.get_by_test_id("inbox-figures")).to_be_visible()
     expect(page.locator("h1")).to_be_visible()
 
 

@@ -25,6 +25,13 @@ class Command(BaseCommand):
             action="store_true",
             help="start the local SMTP sink (mails appear in the Outbox)",
         )
+        parser.add_argument(
+            "--smtp-inbound",
+            type=int,
+            default=settings.PUBLIKUM_INBOUND_SMTP_PORT or None,
+            metavar="PORT",
+            help="receive inbox mail by SMTP on this port (PUBLIKUM_INBOUND_SMTP_PORT)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         import waitress  # type: ignore[import-untyped]
@@ -46,13 +53,14 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Mail sink on smtp://{settings.SMTP_SINK_HOST}:{settings.SMTP_SINK_PORT}"
             )
+        inbound = self._start_inbound(options["smtp_inbound"], sink)
         try:
             server = waitress.create_server(
                 application, host=options["host"], port=options["port"], threads=options["threads"]
             )
         except OSError as exc:
-            if sink:
-                sink.stop()
+            for controller in filter(None, (sink, inbound)):
+                controller.stop()
             raise CommandError(
                 f"Cannot listen on {options['host']}:{options['port']}: {exc}"
             ) from exc
@@ -87,9 +95,31 @@ class Command(BaseCommand):
             server.close()
             if worker is not None:
                 _stop_process(worker)
-            if sink is not None:
-                threading.Thread(target=sink.stop, daemon=True).start()
+            for controller in filter(None, (sink, inbound)):
+                threading.Thread(target=controller.stop, daemon=True).start()
             self.stdout.write("Stopped.")
+
+    def _start_inbound(self, port: int | None, sink: Any) -> Any:
+        """The inbox's SMTP receiver (docs/inbox.md), when a port is given."""
+        if not port:
+            return None
+        from publikum.conversations.inbound_smtp import start_inbound
+
+        host = settings.PUBLIKUM_INBOUND_SMTP_HOST
+        if not 0 < port < 65536:
+            if sink:
+                sink.stop()
+            raise CommandError("--smtp-inbound must be a port between 1 and 65535.")
+        try:
+            controller = start_inbound(host, port)
+        except OSError as exc:
+            if sink:
+                sink.stop()
+            raise CommandError(f"The inbox cannot receive mail on {host}:{port} ({exc}).") from exc
+        self.stdout.write(
+            f"Inbox receives mail on smtp://{host}:{port} for @{settings.PUBLIKUM_INBOUND_DOMAIN}"
+        )
+        return controller
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
