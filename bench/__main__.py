@@ -8,6 +8,10 @@ import sys
 USAGE = """usage: python -m bench <benchmark> [options]
 
 Benchmarks:
+  assistant [--db sqlite|postgres|both] [--conversations 50] [--rounds 2] [--skip-dates]
+      accuracy on the development set (with the threshold calibration), latency of 50
+      concurrent conversations over HTTP, dates against dateparser and ctparse;
+      writes docs/benchmarks/assistant.md
   audience [--db sqlite|postgres] [--contacts N] [--interactions N] [--keep]
       contacts, segments, lifecycle, CSV import and the contact list at scale;
       writes docs/benchmarks/audience.md (python -m bench audience --help for details)
@@ -37,6 +41,7 @@ Other tools in bench/ (not benchmarks):
 
 # Benchmark name → module with `main(argv) -> int`.
 BENCHMARKS = {
+    "assistant": "bench.assistant",
     "audience": "bench.audience",
     "bookings": "bench.bookings",
     "discovery": "bench.discovery",

@@ -25,6 +25,8 @@ Commands:
                                                import a programme (.ics or CSV, --dry-run)
   discovery evaluate --interactions F --items F [--split S --k 10 --horizon 0,0.3,0.6 --json]
                                                check the recommender offline on your own CSVs
+  assistant evaluate --org SLUG [--cases F.yaml --json --calibrate --verbose]
+                                               check the assistant on question and dialogue cases
 
 Every command has --help. All Django management commands work too (publikum help).
 """
