@@ -17,6 +17,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection
 
+from publikum.core.mailsink import start_controller
+
 logger = logging.getLogger("publikum.conversations.inbound")
 
 # Larger mails (attachments) are refused by the server with 552.
@@ -66,17 +68,4 @@ class InboundHandler:
 
 def start_inbound(host: str, port: int, **kwargs: Any) -> Controller:
     """Start the receiver in its own thread; `controller.stop()` ends it."""
-    controller = Controller(
-        InboundHandler(), hostname=host, port=port, data_size_limit=MAX_MAIL_BYTES, **kwargs
-    )
-    try:
-        controller.start()
-    except BaseException:
-        # As in core.mailsink.start_sink: close the loop aiosmtpd leaves open on a busy port.
-        thread = controller._thread
-        if thread is not None:
-            thread.join(timeout=5)
-        if not controller.loop.is_running() and not controller.loop.is_closed():
-            controller.loop.close()
-        raise
-    return controller
+    return start_controller(InboundHandler(), host, port, data_size_limit=MAX_MAIL_BYTES, **kwargs)

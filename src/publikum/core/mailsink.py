@@ -73,7 +73,13 @@ class SinkHandler:
 
 
 def start_sink(host: str, port: int, **kwargs: Any) -> Controller:
-    controller = Controller(SinkHandler(), hostname=host, port=port, **kwargs)
+    return start_controller(SinkHandler(), host, port, **kwargs)
+
+
+def start_controller(handler: Any, host: str, port: int, **kwargs: Any) -> Controller:
+    """Start an aiosmtpd server with `handler` in its own thread (the sink, the inbox's
+    receiver); `controller.stop()` ends it."""
+    controller = Controller(handler, hostname=host, port=port, **kwargs)
     try:
         controller.start()
     except BaseException:
