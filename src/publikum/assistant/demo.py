@@ -101,9 +101,11 @@ PERSONAL_TOPICS: tuple[tuple[str, str, str], ...] = (
     (
         "Presse",
         "Press",
-        "presse\npresseanfrage\njournalist\njournalistin\ninterview\ndrehgenehmigung\n"
+        # Not the bare word "Presse": "Wo finde ich Pressefotos?" is answered from the
+        # press_contact entry; an enquiry of a journalist goes to a person.
+        "presseanfrage\njournalist\njournalistin\ninterview\ndrehgenehmigung\n"
         "dreharbeiten\nfilmaufnahmen\nredaktion\npress enquiry\npress inquiry\n"
-        "journalist\nfilming permit\nfilm crew\nreporter",
+        "filming permit\nfilm crew\nreporter",
     ),
 )
 
