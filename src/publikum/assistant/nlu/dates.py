@@ -762,11 +762,11 @@ def parse_when(text: str, language: str, *, today: date) -> When | None:
 
 # --- describing ------------------------------------------------------------------------
 
-_DAY_NAMES = {
+DAY_NAMES: dict[str, tuple[str, ...]] = {
     "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
-_MONTH_NAMES = {
+MONTH_NAMES: dict[str, tuple[str, ...]] = {
     "de": (
         "Januar",
         "Februar",
@@ -796,6 +796,9 @@ _MONTH_NAMES = {
         "December",
     ),
 }
+# The old private names, until engine/phrases.py imports the public ones.
+_DAY_NAMES = DAY_NAMES
+_MONTH_NAMES = MONTH_NAMES
 _PART_NAMES = {
     "de": {"morning": "vormittags", "afternoon": "nachmittags", "evening": "abends"},
     "en": {"morning": "morning", "afternoon": "afternoon", "evening": "evening"},
@@ -803,8 +806,8 @@ _PART_NAMES = {
 
 
 def _describe_day(day: date, lang: str) -> str:
-    name = _DAY_NAMES[lang][day.weekday()]
-    month = _MONTH_NAMES[lang][day.month - 1]
+    name = DAY_NAMES[lang][day.weekday()]
+    month = MONTH_NAMES[lang][day.month - 1]
     if lang == "de":
         return f"{name}, {day.day}. {month}"
     return f"{name}, {day.day} {month}"

@@ -8,12 +8,16 @@ and `q` ("teuer", "Dauer", "Quelle") and `oe`/`ae` after a vowel, so the common 
 words keep their shape; the few English words it touches ("blue" -> "blu") are folded
 the same way on both sides, which is all matching needs.
 
-Terms: tokens of the folded text, stopwords removed, stemmed with Snowball (PyStemmer,
-German or English). German compounds are split into known parts (see `split_compound`)
-and the whole word is kept as well, so "Familienführung" gives `familienfuhr`, `famili`,
-`fuhrung`. The splitter is dictionary-based: a part is known when it is in the small
-lexicon below or in the vocabulary the caller passes (retrieval passes the words of the
-organisation's knowledge base), which is what matters for finding an entry.
+Terms: tokens of the folded text, stopwords removed (function words and the fillers of
+questions: "kommen", "machen", "sowas", "allowed", "somewhere"), stemmed with Snowball
+(PyStemmer, German or English); a German stem also loses a verb's final -t after h, m, l
+or n ("kommt" -> "komm", like "kommen"). German compounds are split into known parts (see
+`split_compound`; parts that are stopwords are dropped) and the whole word is kept as
+well, so "Familienführung" gives `familienfuhr`, `famili`, `fuhrung`; a verb with a
+separable prefix gives its verb ("anhören" -> `hor`). The splitter is dictionary-based:
+a part is known when it is in the small lexicon below or in the vocabulary the caller
+passes (retrieval passes the words of the organisation's knowledge base), which is what
+matters for finding an entry.
 
 Synonyms: `AssistantSettings.synonyms` holds one group per line, comma-separated; a term
 of a group adds the other members' terms.
@@ -78,9 +82,17 @@ werden wie wieder will wir wird wirst wo wollen wollte wurde wurden zu zum zur z
 zwischen bitte danke gerne mal eigentlich denn kurz frage fragen wissen weiss sagen
 euch ihr bei eurem eurer gern hi hey moin servus guten tag wann warum wieso weshalb
 welchen gibts
+ne nen nem ner so sowas sowat irgendwas irgendwo irgendwie irgendein irgendeine oft
+ganz ganze ganzen ganzes alles immer schon bald demnachst genau wirklich vielleicht
+eventuell ungefahr etwa bisschen bissel paar kommen komme kommt kommst gehen gehe geht
+machen mache macht brauchen brauche braucht brauch bekommen bekomme bekommt kriegen
+kriege kriegt tun tut lassen lasst finde finden findet gucken schauen rein raus hin
+her drin dran drauf wohin woher angebot angebote ding dinge sache sachen leute
+erlaubt erlauben drinnen nehmen nehme nimmt nehmt
+euren uns unsere
 """
 _STOP_EN_RAW = """
-a about above after again against all am an and any are as at be because been before
+a about above again against all am an and any are as at be because been
 being below between both but by can could did do does doing down during each few for from
 further had has have having he her here hers herself him himself his how i if in into is
 it its itself just me more most my myself no nor not now of off on once only or other our
@@ -89,6 +101,9 @@ themselves then there these they this those through to too under until up very w
 what when where which while who whom why will with would you your yours yourself
 yourselves please thanks thank hi hello hey tell know want like get got im ive id youre
 dont cant there's what's whats any anything something do you u ur pls plz
+come coming go going make making need needs take also really actually still soon
+somewhere anywhere anyone someone kind sort thing things stuff lot lots much many
+whole entire there allowed allow permitted inside
 """
 
 
@@ -121,6 +136,9 @@ toilette tour treff tur veranstaltung verkauf vortrag wagen weg werk wickel woch
 workshop zeit zeiten zimmer zug zugang ermassigung ermassigt audio guide hor horer
 gebarde sprache leichte einfache blinde fuhrer hunde fuhrhund fundsache fund essen trinken
 getrank garten dach bibliothek archiv depot vermittlung padagogik geburtstag feier kita
+gerecht freundlich tauglich frei gerat anlage dolmetscher sprach gebarden rucksack koffer
+abo pass schein ausweis behindert behinderte behinderung leih hor foto bild wickel still
+raum zahlung fuhrer begleit person tisch schluessel schlussel
 """
     + "offnungs eintritts familien gruppen kinder schul jahres wochen senioren studenten"
 )
@@ -208,10 +226,82 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
     return stemmers[lang]
 
 
+# German verb endings Snowball keeps: "kommt", "braucht", "macht", "erzählt" end in -t
+# after a consonant; dropping it joins them with "kommen", "brauchen" ("komm", "brauch").
+_VERB_T = re.compile(r"(?<=[hmln])t$")
+
+
 @lru_cache(maxsize=50_000)
 def stem(word: str, language: str) -> str:
-    """Snowball stem of one folded word (cached)."""
-    return str(_stemmer(language).stemWord(word))
+    """Snowball stem of one folded word (cached); German stems also lose a verb's final
+    -t after a consonant ("braucht" -> "brauch", like "brauchen")."""
+    stemmed = str(_stemmer(language).stemWord(word))
+    if language != "en" and len(stemmed) >= 5:
+        stemmed = _VERB_T.sub("", stemmed)
+    return stemmed
+
+
+# Separable verb prefixes: "anhören" also gives "hören", "ausleihen" "leihen".
+_PREFIXES = (
+    "zuruck",
+    "durch",
+    "heraus",
+    "herein",
+    "hinein",
+    "mit",
+    "aus",
+    "auf",
+    "vor",
+    "ein",
+    "an",
+    "ab",
+    "zu",
+    "nach",
+    "weg",
+    "um",
+)
+
+
+def _parts(token: str, vocabulary: frozenset[str], stop: frozenset[str]) -> list[str]:
+    """The known parts of a German word (folded), without stopwords: compound parts, or
+    the verb after a separable prefix."""
+    parts = [p for p in _split(token, vocabulary) if p not in stop and p not in _PREFIXES]
+    if not parts:
+        for prefix in _PREFIXES:
+            rest = token[len(prefix) :]
+            if token.startswith(prefix) and len(rest) >= 4 and _known(rest, vocabulary):
+                return [rest]
+    return parts
+
+
+def term_groups(
+    text: str,
+    language: str,
+    *,
+    vocabulary: frozenset[str] = frozenset(),
+    keep_stopwords: bool = False,
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Each word of `text` as (stemmed term, stemmed parts); see `terms`."""
+    lang = "en" if language == "en" else "de"
+    stop = STOPWORDS[lang]
+    skip = frozenset() if keep_stopwords else stop
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for token in tokens(text):
+        if token in skip:
+            continue
+        if token.isdigit():
+            out.append((token, ()))
+            continue
+        if len(token) < 2:
+            continue
+        whole = stem(token, lang)
+        parts: tuple[str, ...] = ()
+        if lang == "de" and len(token) >= 2 * _MIN_PART:
+            found = dict.fromkeys(stem(p, lang) for p in _parts(token, vocabulary, stop))
+            found.pop(whole, None)
+            parts = tuple(found)
+        out.append((whole, parts))
+    return out
 
 
 def terms(
@@ -227,20 +317,12 @@ def terms(
     `vocabulary` (folded words) extends the compound splitter's lexicon. `keep_stopwords`
     keeps every word (for phrases where "nicht"/"not" matter).
     """
-    lang = "en" if language == "en" else "de"
-    stop = frozenset() if keep_stopwords else STOPWORDS[lang]
     out: list[str] = []
-    for token in tokens(text):
-        if token in stop:
-            continue
-        if token.isdigit():
-            out.append(token)
-            continue
-        if len(token) < 2:
-            continue
-        out.append(stem(token, lang))
-        if lang == "de" and len(token) >= 2 * _MIN_PART:
-            out.extend(stem(part, lang) for part in _split(token, vocabulary))
+    for whole, parts in term_groups(
+        text, language, vocabulary=vocabulary, keep_stopwords=keep_stopwords
+    ):
+        out.append(whole)
+        out.extend(parts)
     return out
 
 

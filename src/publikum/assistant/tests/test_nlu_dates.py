@@ -160,3 +160,34 @@ def test_easter_dates() -> None:
     assert easter(2027) == date(2027, 3, 28)
     assert easter(2030) == date(2030, 4, 21)
     assert easter(2038) == date(2038, 4, 25)
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2 Karten für das Erzähltheater am Sonntag, 20. Dezember", "2026-12-20"),
+        ("1 Ticket für den Vortrag am Dienstag, 1. Dezember", "2026-12-01"),
+        ("on Tuesday 1 December", "2026-12-01"),
+        ("Sunday, December 20th at 3 pm", "2026-12-20"),
+        # the weekday does not fit the date (20 December 2026 is a Sunday): the date wins
+        ("am Montag, 20. Dezember", "2026-12-20"),
+        ("Saturday 1 December", "2026-12-01"),
+    ],
+)
+def test_an_explicit_date_wins_over_the_weekday_next_to_it(text: str, day: str) -> None:
+    for today in (TODAY, date(2026, 11, 29), date(2026, 12, 1)):  # Tue, Sun, the day itself
+        found = parse_when(text, "de", today=today)
+        assert found is not None
+        assert found.start.isoformat() == day, (text, today)
+
+
+def test_day_and_month_names_are_public() -> None:
+    from publikum.assistant.nlu import dates
+
+    assert dates.DAY_NAMES["de"][6] == "Sonntag"
+    assert dates.DAY_NAMES["en"][0] == "Monday"
+    assert dates.MONTH_NAMES["de"][2] == "März"
+    assert dates.MONTH_NAMES["en"][11] == "December"
+    assert describe_when(parse_when("20.12.", "de", today=TODAY), "de").startswith(  # type: ignore[arg-type]
+        f"{dates.DAY_NAMES['de'][6]}, 20. {dates.MONTH_NAMES['de'][11]}"
+    )

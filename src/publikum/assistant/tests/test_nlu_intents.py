@@ -322,3 +322,50 @@ def test_classifying_is_fast() -> None:
     for _ in range(100):
         classify("Gibt es eine Führung am Sonntag für Kinder?", "de")
     assert (time.perf_counter() - started) / 100 < 0.01
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wohin mit meinem rucksack",
+        "Wo kann ich meinen Mantel lassen?",
+        "where do I leave my bag",
+        "Kann mir jemand sagen, wann ihr am Montag offen habt?",
+        "what is your phone number",
+    ],
+)
+def test_human_needs_a_word_for_a_person(text: str) -> None:
+    assert classify(text, "de")[0][0] != "human"
+
+
+def test_human_with_such_a_word_still_hands_over() -> None:
+    assert classify("Ich will mit einer echten Person reden", "de")[0][0] == "human"
+    assert classify("please get me a member of staff", "en")[0][0] == "human"
+    assert classify("Kann ich bitte mit der Leitung telefonieren?", "de")[0][0] == "human"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "intent"),
+    [
+        # kinds of events the examples do not name, known from their word family
+        ("Gibt es demnächst Poetry Slam?", "de", "programme"),
+        ("Habt ihr bald eine Matinee?", "de", "programme"),
+        ("any lectures coming up?", "en", "programme"),
+        # reductions for groups the examples do not name
+        ("Bekommen Arbeitslose Rabatt?", "de", "prices"),
+        ("do veterans get a discount", "en", "prices"),
+    ],
+)
+def test_word_families_carry_over_to_unseen_words(text: str, language: str, intent: str) -> None:
+    assert classify(text, language)[0][0] == intent
+
+
+def test_cues_name_the_families_and_signs() -> None:
+    assert set(intents.cues("2 Karten fürs Jazzkonzert am 5.12., a@b.de")) >= {
+        "qqkind",
+        "qqticket",
+        "qqnumber",
+        "qqwhen",
+        "qqemail",
+    }
+    assert intents.cues("Hallo") == []

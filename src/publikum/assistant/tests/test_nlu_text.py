@@ -57,3 +57,23 @@ def test_synonym_groups_parse_and_expand() -> None:
     unrelated = terms("Gibt es ein Café?", "de")
     assert expand_synonyms(unrelated, groups) == unrelated
     assert parse_synonyms("") == []
+
+
+def test_verb_forms_share_a_stem() -> None:
+    # Snowball keeps the -t of "kommt"/"braucht"; our terms drop it after h, m, l or n
+    assert terms("spielt", "de") == terms("spielen", "de") == ["spiel"]
+    assert terms("erzählt", "de") == terms("erzählen", "de")
+    assert terms("Rabatt", "de") == ["rabatt"]  # -tt stays
+
+
+def test_compound_parts_are_never_stopwords_and_prefix_verbs_give_their_verb() -> None:
+    found = terms("ausleihen", "de", vocabulary=frozenset({"aus", "leihen"}))
+    assert "aus" not in found
+    assert "leih" in found
+    assert terms("demnächst Vorträge", "de") == ["vortrag"]  # not "dem" + "nach"
+    assert "hor" in terms("anhören", "de")
+
+
+def test_filler_words_are_not_terms() -> None:
+    assert terms("ich komme oft, gibts sowas wie ein Jahresabo", "de")[0] == "jahresabo"
+    assert terms("can we get in somewhere", "en") == []
