@@ -40,10 +40,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from publikum.assistant.engine import answers, dialogue, facts
+from publikum.assistant.engine import answers, dialogue, facts, titles
 from publikum.assistant.engine import programme as programme_answers
 from publikum.assistant.engine.base import Reply, Turn, settings_of
 from publikum.assistant.engine.phrases import say
+from publikum.assistant.models import KnowledgeEntry, Topic
 from publikum.assistant.nlu.language import detect_language
 from publikum.assistant.nlu.retrieval import matching_personal_topic
 from publikum.assistant.nlu.slots import is_no, is_yes
@@ -60,6 +61,26 @@ SMALL_TALK = ("greeting", "thanks", "goodbye")
 STRONG_MATCH = 0.6
 # "ok danke" after an offer is small talk when the classifier is at least this sure.
 SMALL_TALK_WINS = 0.6
+# A message naming a programme title with a date, a count or a booking word is a booking
+# at least this surely; a count or booking word with a date ("2 Karten am Samstag") too.
+TITLE_BOOKING = 0.9
+DATED_BOOKING = 0.8
+# A kind of event named ("Vorträge", "theatre") with no entry that matches makes a
+# programme question at least this surely.
+EVENTS_ASKED = 0.5
+# "das Programm", "events", "what's on" make a programme question at least this surely.
+PROGRAMME_NAMED = 0.7
+# A programme title named without wanting to book ("wann ist {title}"): its dates.
+TITLE_PROGRAMME = 0.6
+# A price or reduction of the house named ("Familienkarte") makes a prices question at
+# least this surely when no knowledge entry matches.
+PRICE_NAMED = 0.5
+# The intents a programme question may be mistaken for.
+QUESTION_INTENTS = frozenset({"programme", "faq", "facilities", "accessibility", "unknown"})
+# Entries of these topics answer a booking question that names nothing to book.
+ANSWERS_ABOUT_BOOKING = frozenset({Topic.TICKETS, Topic.GROUPS})
+# A programme answer narrowed by accessibility adds an entry that matches this well.
+ACCESS_ENTRY_MATCH = 0.4
 
 
 def _turn(
@@ -96,6 +117,7 @@ def respond(
         detected = previous or "de"
     language = detected if detected in LANGUAGES else "en"
     turn = _turn(conversation, text, language, now, link_base)
+    facts.warm(turn.organisation, turn.today)
     if detected not in LANGUAGES:
         reply = answers.hand_over(
             turn,
@@ -258,30 +280,48 @@ def _routes(turn: Turn) -> list[Route]:
     stable, so on a tie the structured answer (listed first) wins."""
     intent, p = turn.intent, turn.intent_p
     routes: list[Route] = []
+    found = answers.best_entry(turn, topics=answers.TOPICS_OF.get(intent))
+    entry_score = found[1] if found is not None else 0.0
+    strong_entry = entry_score >= STRONG_MATCH
+    title = titles.title_match(turn)
+    dated = dialogue.meaningful_when(turn)
+    # What the knowledge route may add to its intent share: the share of a structured
+    # intent whose answer gives way to a matching entry.
+    lent = 0.0
+
+    booking = _booking_confidence(turn, title=title, dated=dated, found=found)
+    if booking is not None:
+        routes.append((booking, lambda: _book_or_unsure(turn, booking)))
+    elif intent == "book" and found is not None:
+        # "Bekomme ich mein Geld für die Tickets wieder?": a question about tickets with
+        # nothing to book is a question for the knowledge base.
+        lent = p
+
     if intent in SMALL_TALK:
         routes.append((p, lambda: answers.small_talk(turn, intent, confidence=p)))
-    elif intent == "book":
-        routes.append((p, lambda: _book_or_unsure(turn, p)))
     elif intent == "opening_hours":
         routes.append((p, lambda: facts.opening_hours(turn, confidence=p)))
     elif intent == "prices":
         routes.append((p, lambda: facts.prices(turn, confidence=p)))
-    elif intent == "programme":
-        routes.append((p, lambda: programme_answers.programme(turn, confidence=p)))
-    elif intent in ("accessibility", "facilities", "faq", "unknown"):
-        # "Gibt es Führungen in Gebärdensprache?": a kind of event with a feature or an
-        # audience asks for the programme, whatever words of accessibility it uses.
-        wish = programme_answers.wish_of(turn)
-        if wish.kinds and (wish.access or wish.targets):
-            confidence = min(1.0, turn.p("programme") + (p if intent != "unknown" else 0.0))
-            routes.append(
-                (confidence, lambda: programme_answers.programme(turn, confidence=confidence))
-            )
+    elif (
+        intent in QUESTION_INTENTS | {"book"}
+        and (booking or 0.0) < PRICE_NAMED
+        and entry_score < ACCESS_ENTRY_MATCH
+        and titles.price_named(turn)
+    ):
+        # "habt ihr ne Familienkarte": a price of the house named, no entry about it.
+        price_p = max(turn.p("prices"), PRICE_NAMED)
+        routes.append((price_p, lambda: facts.prices(turn, confidence=price_p)))
 
-    found = answers.best_entry(turn, topics=answers.TOPICS_OF.get(intent))
+    programme_routes, programme_lent = _programme_routes(
+        turn, found=found, title=title, dated=dated
+    )
+    routes += programme_routes
+    lent = max(lent, programme_lent)
+
     if found is not None:
         entry, score = found
-        p_route = turn.p(*answers.KNOWLEDGE_INTENTS)
+        p_route = turn.p(*answers.KNOWLEDGE_INTENTS) + lent
         # An entry of the asked topic answers a prices or opening-hours question when it
         # matches well; opening hours for a named day are always computed.
         if (
@@ -294,20 +334,139 @@ def _routes(turn: Turn) -> list[Route]:
         shown = (
             intent if intent in (*answers.KNOWLEDGE_INTENTS, "prices", "opening_hours") else "faq"
         )
-        confidence = (min(1.0, p_route) + score) / 2
-        if not (intent == "address" and entry.topic not in answers.TOPICS_OF["address"]):
+        entry_p = (min(1.0, p_route) + score) / 2
+        # An address question is answered by an entry of another topic only when it
+        # matches well ("Wie ist eure Telefonnummer?" is the contact entry).
+        if not (
+            intent == "address"
+            and entry.topic not in answers.TOPICS_OF["address"]
+            and not strong_entry
+        ):
             routes.append(
                 (
-                    confidence,
-                    lambda: answers.knowledge_reply(
-                        turn, entry, intent=shown, confidence=confidence
-                    ),
+                    entry_p,
+                    lambda: answers.knowledge_reply(turn, entry, intent=shown, confidence=entry_p),
                 )
             )
-    address_entry = found is not None and found[0].topic in answers.TOPICS_OF["address"]
+    address_entry = found is not None and (
+        found[0].topic in answers.TOPICS_OF["address"] or strong_entry
+    )
     if intent == "address" and not address_entry:
         routes.append((p, lambda: facts.address(turn, confidence=p)))
     return routes
+
+
+def _programme_routes(
+    turn: Turn,
+    *,
+    found: tuple[KnowledgeEntry, float] | None,
+    title: titles.TitleMatch,
+    dated: bool,
+) -> tuple[list[Route], float]:
+    """The programme answers this message may get, and the share of the classifier's
+    programme intent lent to a knowledge entry that answers a question about an offer
+    in general better."""
+    intent, p = turn.intent, turn.intent_p
+    wish = programme_answers.wish_of(turn)
+    entry_score = found[1] if found is not None else 0.0
+    strong_entry = entry_score >= STRONG_MATCH
+    routes: list[Route] = []
+    lent = 0.0
+    events_named = programme_answers.asks_for_events(turn)
+    # A kind of event or a theme of the programme ("zur Stadtgeschichte").
+    events_asked = bool(wish.kinds or wish.themes) or events_named
+    weak_entry = entry_score < ACCESS_ENTRY_MATCH
+    if wish.access and events_asked:
+        # "Welche Veranstaltungen sind rollstuhlgerecht?", "Gibt es Führungen in
+        # Gebärdensprache?": the programme narrowed to the feature, and what the house
+        # says about it when an entry matches.
+        extra = found[0] if found is not None and entry_score >= ACCESS_ENTRY_MATCH else None
+        access_p = min(1.0, turn.p("programme", *answers.KNOWLEDGE_INTENTS))
+        routes.append(
+            (
+                access_p,
+                lambda: programme_answers.programme(turn, confidence=access_p, entry=extra),
+            )
+        )
+    elif intent == "programme" or (
+        intent in QUESTION_INTENTS | {"opening_hours"}
+        and ((events_asked and weak_entry) or events_named or title.strong)
+    ):
+        # A kind of event, "das Programm" or a title asked for and no entry that answers
+        # it: the programme, however unsure the classifier is ("habt ihr demnächst
+        # vorträge", "wann ist das nächste Mal {title}").
+        programme_p = turn.p("programme")
+        if title.strong:
+            programme_p = max(programme_p, TITLE_PROGRAMME)
+        if events_named:
+            programme_p = max(programme_p, PROGRAMME_NAMED)
+        elif events_asked and weak_entry:
+            programme_p = max(programme_p, EVENTS_ASKED)
+        # "Programm", "events", a day, a title: the dates are asked for, not an offer.
+        general = not (dated or title.strong or events_named)
+        if (
+            intent == "programme"
+            and general
+            and (
+                strong_entry
+                # "Ich trage ein Hörgerät, gibt es da was für mich?": a feature without any
+                # event asked about is a question about the house.
+                or (wish.access and found is not None and found[0].topic == Topic.ACCESSIBILITY)
+            )
+        ):
+            # "Gibt es Führungen auf Englisch?", "programmes for schools": a question
+            # about a kind of offer in general, which an entry answers well, so the
+            # entry is the answer.
+            lent = p
+            programme_p *= 1 - entry_score
+        routes.append(
+            (programme_p, lambda: programme_answers.programme(turn, confidence=programme_p))
+        )
+    elif (
+        intent in ("accessibility", "facilities", "faq", "unknown") and wish.kinds and wish.targets
+    ):
+        # "Gibt es Führungen für Kinder?" read as a question about the house: a kind of
+        # event with an audience asks for the programme.
+        audience_p = min(1.0, turn.p("programme") + (p if intent != "unknown" else 0.0))
+        routes.append(
+            (audience_p, lambda: programme_answers.programme(turn, confidence=audience_p))
+        )
+
+    return routes, lent
+
+
+def _booking_confidence(
+    turn: Turn,
+    *,
+    title: titles.TitleMatch,
+    dated: bool,
+    found: tuple[KnowledgeEntry, float] | None,
+) -> float | None:
+    """How sure the message asks to book, or None when it does not.
+
+    Evidence of something to book raises the classifier's share: a programme title the
+    message names together with a date, a count or a wish ("wir möchten mit den Kindern
+    zu {title} am Samstag kommen") is a booking; so is "2 Karten … am Samstag". A message
+    the classifier calls a booking without anything to book and without a wish ("Muss ich
+    Karten vorher kaufen?", "can I book a private guided tour") is left to a knowledge
+    entry about tickets or groups, or to one that matches well."""
+    p_book = turn.p("book")
+    words = titles.booking_words(turn.text)
+    count = titles.ticket_count(turn) if words.ticket_word else None
+    if title.strong and (
+        dated or count is not None or words.explicit or words.wish or turn.intent == "book"
+    ):
+        return max(p_book, TITLE_BOOKING)
+    if dated and (count is not None or words.explicit):
+        return max(p_book, DATED_BOOKING)
+    if turn.intent != "book":
+        return None
+    if title.strong or dated or count is not None or words.wish or words.bare or found is None:
+        return p_book
+    entry, score = found
+    if score >= STRONG_MATCH or entry.topic in ANSWERS_ABOUT_BOOKING:
+        return None
+    return p_book
 
 
 def _book_or_unsure(turn: Turn, p: float) -> Reply:

@@ -53,6 +53,8 @@ class Turn:
     zone: ZoneInfo
     state: dict[str, Any]
     link_base: str = ""
+    # What was worked out about this message once (title match, count), not saved.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def today(self) -> date:

@@ -27,7 +27,8 @@ from publikum.assistant.engine import programme as programme_answers
 from publikum.assistant.engine.answers import hand_over
 from publikum.assistant.engine.base import Reply, Turn
 from publikum.assistant.engine.phrases import and_words, datetime_words, money, say
-from publikum.assistant.nlu.slots import find_count, find_email, is_cancel, is_no, is_yes
+from publikum.assistant.engine.titles import text_without_dates, ticket_count
+from publikum.assistant.nlu.slots import find_email, is_cancel, is_no, is_yes
 from publikum.assistant.nlu.text import STOPWORDS, normalise
 from publikum.bookings.explain import explain
 from publikum.bookings.models import BookingSource
@@ -78,6 +79,23 @@ _NAME_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _EXPLICIT_NAME = re.compile(r"(?i)^(ich hei(ss|ß)e|mein name ist|my name is|name ?:)\s*")
+# "mein Name ist Lea Wolf" in a longer message: the words after the introduction up to a
+# comma, a full stop, an address or "und"/"and".
+_NAME_WORD = r"[^\W\d_][\w'’.-]*"
+_NAME_INSIDE = re.compile(
+    r"(?i)(?:\bmein name ist|\bmein name:|\bich hei(?:ss|ß)e|\bmy name is|\bmy name'?s|"
+    r"\bname\s*:|\bauf den namen|\bunter dem namen|\bunder the name)\s+"
+    r"(?P<name>" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"){0,3})"
+)
+# "I'm Lea Wolf": only capitalised words ("I'm looking for ..." is no name).
+_NAME_CAPITALISED = re.compile(
+    r"(?:\b[Ii]['’]m|\b[Ii] am|\b[Ii]ch bin|\b[Hh]ier ist|\b[Tt]his is)\s+"
+    r"(?P<name>[A-ZÄÖÜ][\w'’-]+(?:[ \t]+(?:von|van|de|der|zu|[A-ZÄÖÜ][\w'’-]+)){1,3})"
+)
+_NAME_STOP = frozenset(
+    {"und", "and", "mit", "with", "bitte", "please", "danke", "thanks", "meine", "my", "e",
+     "email", "mail", "e-mail", "und meine", "ich", "i"}
+)  # fmt: skip
 _ALIAS_GROUPS: tuple[frozenset[str], ...] = (
     frozenset({"erwachsene", "erwachsener", "adult", "adults", "regular",
                "normal", "vollpreis", "full"}),
@@ -168,7 +186,7 @@ def open_question(turn: Turn) -> tuple[str, list[dict[str, str]]]:
 # --- reading a message ---------------------------------------------------------------------
 
 
-def _meaningful_when(turn: Turn) -> bool:
+def meaningful_when(turn: Turn) -> bool:
     """A date or day in the text: not a bare number, which is a count or a choice."""
     when = turn.when
     return when is not None and bool(re.search(r"[^\d\s]", when.text or "x"))
@@ -238,7 +256,8 @@ def _split(
     """Counts per category ("2 Erwachsene und 1 Kind"), and a category named without a
     count ("Erwachsene")."""
     keyed = [(c, _keys_of(c)) for c in categories]
-    words = re.findall(r"[a-z]+|\d+", normalise(re.sub(r"\S+@\S+", " ", turn.text)))
+    text = re.sub(r"\S+@\S+", " ", text_without_dates(turn))
+    words = re.findall(r"[a-z]+|\d+", normalise(text))
     split: dict[str, int] = {}
     used: set[int] = set()
     for i, word in enumerate(words):
@@ -344,7 +363,7 @@ def _absorb_date_change(turn: Turn, booking: dict[str, Any], notes: list[str]) -
     occurrence = _load(booking["occurrence"])
     if occurrence is None:
         return False
-    if _meaningful_when(turn):
+    if meaningful_when(turn):
         dates, _named = programme_answers.dates_named(turn, item_id=occurrence.item_id)
         same = [d for d in dates if d.item_id == occurrence.item_id]
         _take_dates(turn, booking, same, notes)
@@ -369,16 +388,14 @@ def _absorb(turn: Turn, booking: dict[str, Any], notes: list[str], *, starting: 
     found = [
         bool(email),
         _absorb_date(turn, booking, notes, starting=starting),
-        _absorb_tickets(turn, booking, starting=starting, has_email=bool(email)),
+        _absorb_tickets(turn, booking, starting=starting),
         _absorb_name(turn, booking, has_email=bool(email)),
         _absorb_newsletter(turn, booking),
     ]
     return any(found) or _absorb_field_to_change(turn, booking)
 
 
-def _absorb_tickets(
-    turn: Turn, booking: dict[str, Any], *, starting: bool, has_email: bool
-) -> bool:
+def _absorb_tickets(turn: Turn, booking: dict[str, Any], *, starting: bool) -> bool:
     occurrence_id = booking.get("occurrence")
     categories = _categories(occurrence_id) if occurrence_id else []
     step = booking["step"]
@@ -392,7 +409,7 @@ def _absorb_tickets(
     if named is not None and booking.get("quantity"):
         booking["split"] = {str(named.pk): booking["quantity"]}
         return True
-    count = None if has_email else find_count(turn.text, turn.language)
+    count = ticket_count(turn)  # never from an address (find_count skips those)
     if count is None or not (step == "tickets" or _TICKET_WORD.search(normalise(turn.text))):
         return False
     if count != booking.get("quantity"):
@@ -402,8 +419,29 @@ def _absorb_tickets(
     return True
 
 
+def _name_inside(text: str) -> str | None:
+    """A name introduced anywhere in a longer message: "…, mein Name ist Lea Wolf,
+    lea.wolf@example.org", "I'm Lea Wolf", "Name: Lea Wolf"."""
+    match = _NAME_INSIDE.search(text)
+    if match is None:
+        match = _NAME_CAPITALISED.search(text)
+    if match is None:
+        return None
+    words = match.group("name").split()
+    while words and words[-1].lower() in _NAME_STOP:
+        words.pop()
+    name = " ".join(words).strip(" .,;:!-")
+    if not 2 <= len(name) <= 100 or _CHANGE_WORD.search(normalise(name)):
+        return None
+    return name
+
+
 def _absorb_name(turn: Turn, booking: dict[str, Any], *, has_email: bool) -> bool:
     lang = turn.language
+    inside = _name_inside(turn.text)
+    if inside and not _EXPLICIT_NAME.match(turn.text.strip()):
+        booking["name"] = inside
+        return True
     if booking["step"] == "name" and not has_email:
         if is_yes(turn.text, lang) or is_no(turn.text, lang):
             return False

@@ -4,9 +4,9 @@ and the public holidays of the organisation's country and region), prices, the a
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from functools import lru_cache
 from typing import Any
 
 import holidays as holiday_calendars
@@ -22,14 +22,45 @@ from publikum.assistant.engine.phrases import (
     span_words,
 )
 from publikum.assistant.models import HolidayRule, OpeningException, OpeningHours, PriceEntry
+from publikum.core.models import Organisation
 from publikum.programme import selectors as programme_selectors
 
 # A question about "the week" or "the weekend" lists at most this many days.
 MAX_DAYS = 7
 
 
-@lru_cache(maxsize=64)
+# Building the first calendar of a process loads the country's rules and translations
+# (~40 ms); one thread does it while the others wait, instead of each doing it again.
+_calendar_lock = threading.Lock()
+
+
 def _calendar(country: str, region: str, year: int, language: str) -> dict[date, str]:
+    """The public holidays of a year, by date, named in the language; built once per
+    (country, region, year, language) and process."""
+    key = (country, region, year, language)
+    found = _calendars.get(key)
+    if found is None:
+        with _calendar_lock:
+            found = _calendars.get(key)
+            if found is None:
+                found = _build_calendar(*key)
+                _calendars[key] = found
+    return found
+
+
+_calendars: dict[tuple[str, str, int, str], dict[date, str]] = {}
+
+
+def warm(organisation: Organisation, today: date) -> None:
+    """Build this year's and next year's calendars in both languages now (the first
+    message of a process pays it, not an opening-hours answer in a busy moment)."""
+    country, region = organisation.country.upper(), organisation.region.upper()
+    for year in (today.year, today.year + 1):
+        for language in ("de", "en"):
+            _calendar(country, region, year, language)
+
+
+def _build_calendar(country: str, region: str, year: int, language: str) -> dict[date, str]:
     lang = "en_US" if language == "en" else "de"
     for subdiv in ([region] if region else []) + [None]:
         try:

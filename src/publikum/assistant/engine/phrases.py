@@ -13,6 +13,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from publikum.assistant.nlu.dates import DAY_NAMES, MONTH_NAMES
+
 PHRASES: dict[str, tuple[str, str]] = {
     # --- small talk ---
     "greeting": (
@@ -249,44 +251,13 @@ def say(key: str, language: str, **values: Any) -> str:
     return template.format(**values) if values else template
 
 
-WEEKDAYS = {
-    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
+# Weekday and month names: the ones the date parser reads (one list for both).
+WEEKDAYS = DAY_NAMES
 WEEKDAYS_SHORT = {
     "de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"),
     "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
 }
-MONTHS = {
-    "de": (
-        "Januar",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
+MONTHS = MONTH_NAMES
 
 
 def _lang(language: str) -> str:
