@@ -141,13 +141,15 @@ def play(  # noqa: PLR0915
     lock = threading.Lock()
     start_barrier = threading.Barrier(conversations)
 
-    def client(share: list[dict[str, Any]]) -> None:
+    def client(index: int, share: list[dict[str, Any]]) -> None:
         nonlocal bookings
         mine: list[float] = []
         intents: list[tuple[str, float]] = []
         codes: Counter[int] = Counter()
         made = 0
-        pause = random.Random(len(share))
+        # One seed per client: clients with the same seed would pause in step and send
+        # their messages in bursts at the same instants, which visitors do not do.
+        pause = random.Random(index)
         with requests.Session() as session:
             start_barrier.wait()
             for _ in range(rounds):
@@ -180,7 +182,11 @@ def play(  # noqa: PLR0915
             statuses.update(codes)
             bookings += made
 
-    threads = [threading.Thread(target=client, args=(share,)) for share in shares if share]
+    threads = [
+        threading.Thread(target=client, args=(index, share))
+        for index, share in enumerate(shares)
+        if share
+    ]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
