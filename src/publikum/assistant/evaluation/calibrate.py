@@ -8,8 +8,11 @@ The rule:
    person must reach one).
 2. Among those, the one with the most correct cases overall (answers, hand-overs and
    booking dialogues) wins.
-3. Ties: the higher hand-over precision (fewer needless hand-overs for staff), then the
-   lower threshold (the assistant answers more).
+3. Ties: the higher hand-over precision (fewer needless hand-overs for staff). Thresholds
+   still tied usually form a plateau (0.10 to 0.35 all equally good): the middle of the
+   longest such run of neighbouring candidates is taken, the value farthest from both
+   edges, where questions unlike the set's are least likely to tip the other way. Its
+   lower end would answer everything the set happens to contain and nothing more.
 
 When no threshold reaches 90 % recall, the one with the highest recall is taken (ties as
 above) and the report says so.
@@ -78,10 +81,29 @@ def choose(table: list[dict[str, Any]]) -> Choice:
 
     eligible = [r for r in table if recall(r) >= metrics.TARGET_HANDOFF_RECALL]
     if eligible:
-        best = max(eligible, key=lambda r: (r["passed"], precision(r), -r["threshold"]))
-        return Choice(best["threshold"], True, table)
+        top = max((r["passed"], precision(r)) for r in eligible)
+        tied = [r for r in table if r in eligible and (r["passed"], precision(r)) == top]
+        return Choice(_middle_of_longest_run(table, tied), True, table)
     best = max(table, key=lambda r: (recall(r), r["passed"], precision(r), -r["threshold"]))
     return Choice(best["threshold"], False, table)
+
+
+def _middle_of_longest_run(table: list[dict[str, Any]], tied: list[dict[str, Any]]) -> float:
+    """The middle threshold of the longest run of neighbouring rows (in `table` order) that
+    are all in `tied`; the lower middle for a run of even length, the first run on a tie."""
+    runs: list[list[float]] = []
+    current: list[float] = []
+    for row in table:
+        if row in tied:
+            current.append(row["threshold"])
+            continue
+        if current:
+            runs.append(current)
+        current = []
+    if current:
+        runs.append(current)
+    longest = max(runs, key=len)
+    return longest[(len(longest) - 1) // 2]
 
 
 def store(organisation: Organisation, threshold: float) -> None:

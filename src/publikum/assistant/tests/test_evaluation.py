@@ -300,3 +300,27 @@ def test_bad_case_files_end_with_one_line_and_exit_code_2(tmp_path, content, exp
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert expected in lines[0]
+
+
+def _rows(passed: list[int], recall: float = 1.0) -> list[dict]:
+    return [
+        {
+            "threshold": round(n * 0.05, 2),
+            "passed": p,
+            "ran": 10,
+            "precision": 0.9,
+            "recall": recall,
+        }
+        for n, p in enumerate(passed)
+    ]
+
+
+def test_calibration_takes_the_middle_of_the_best_plateau():
+    from publikum.assistant.evaluation.calibrate import choose
+
+    # 0.05 to 0.30 are equally good: the middle, not the edge, is chosen.
+    assert choose(_rows([9, 10, 10, 10, 10, 10, 10, 9])).threshold == 0.15
+    # Two runs of the best score: the longer one counts.
+    assert choose(_rows([10, 9, 10, 10, 10])).threshold == 0.15
+    # A single best threshold is taken as it is.
+    assert choose(_rows([8, 9, 10, 9])).threshold == 0.10
