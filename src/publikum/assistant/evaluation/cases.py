@@ -16,35 +16,17 @@ from typing import Any
 import yaml
 
 from publikum.assistant.evaluation import dates
+from publikum.assistant.nlu import intents as nlu_intents
+from publikum.conversations.models import HandoffReason
+from publikum.programme.models import AccessibilityFeature, ItemKind, TargetGroup
 
 LANGUAGES = ("de", "en", "other")
-# The fixed list of intents (assistant.nlu.intents.INTENTS); repeated here so that a case
-# file can be checked without loading the classifier.
-INTENTS = (
-    "greeting",
-    "thanks",
-    "goodbye",
-    "opening_hours",
-    "prices",
-    "address",
-    "accessibility",
-    "facilities",
-    "programme",
-    "book",
-    "human",
-    "faq",
-    "unknown",
-)
-HANDOFF_REASONS = (
-    "low_confidence",
-    "asked_for_person",
-    "personal_topic",
-    "other_language",
-    "booking_failed",
-)
-KINDS = ("exhibition", "performance", "concert", "tour", "workshop", "talk")
-TARGET_GROUPS = ("children", "families", "seniors", "schools", "groups", "adults")
-ACCESSIBILITY = ("wheelchair", "induction_loop", "sign_language", "easy_language")
+# The engine's and the programme's own lists: a case file names the same values.
+INTENTS = nlu_intents.INTENTS
+HANDOFF_REASONS = tuple(reason for reason in HandoffReason.values if reason)
+KINDS = tuple(ItemKind.values)
+TARGET_GROUPS = tuple(TargetGroup.values)
+ACCESSIBILITY = tuple(AccessibilityFeature.values)
 
 QUESTION_KEYS = {"id", "language", "text", "before", "expect", "category", "note"}
 DIALOGUE_KEYS = {"id", "language", "turns", "pick", "expect_booking", "category", "note"}
