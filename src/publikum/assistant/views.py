@@ -187,6 +187,33 @@ def _delete_page(
     )
 
 
+def _save_page(
+    request: StaffRequest,
+    row: Model | None,
+    form: forms.Form,
+    *,
+    save: Callable[[dict[str, Any]], object],
+    saved: str,
+    back: str,
+    template: str,
+    conflict: tuple[str, str] | None = None,
+) -> HttpResponse:
+    """The create/edit page of one row: `save` creates or updates it from the cleaned form;
+    a refusal of the service shows at the fields (`conflict`: field and message for 409)."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(form.cleaned_data)
+        except DomainError as exc:
+            if conflict is not None and exc.status == 409:
+                form.add_error(conflict[0], conflict[1])
+            else:
+                _add_errors(form, exc)
+        else:
+            messages.success(request, saved)
+            return redirect(back, org=request.organisation.slug)
+    return render(request, template, {"form": form, "row": row})
+
+
 @staff_view(Role.EDITOR)
 def entry_delete(request: StaffRequest, knowledge_id: int) -> HttpResponse:
     entry = knowledge.entry_get(organisation=request.organisation, entry_id=knowledge_id)
@@ -264,24 +291,23 @@ def _exception_page(request: StaffRequest, row: OpeningException | None) -> Http
         if row
         else {"closed": True}
     )
-    form = ExceptionForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if row is None:
-                knowledge.exception_create(
-                    organisation=request.organisation, data=form.cleaned_data, actor=_actor(request)
-                )
-            else:
-                knowledge.exception_update(row=row, data=form.cleaned_data, actor=_actor(request))
-        except DomainError as exc:
-            if exc.status == 409:
-                form.add_error("date", _("There is already an exception for this date."))
-            else:
-                _add_errors(form, exc)
-        else:
-            messages.success(request, _("The exception has been saved."))
-            return redirect("assistant_hours", org=request.organisation.slug)
-    return render(request, "assistant/staff/exception_form.html", {"form": form, "row": row})
+    organisation, actor = request.organisation, _actor(request)
+
+    def save(data: dict[str, Any]) -> object:
+        if row is None:
+            return knowledge.exception_create(organisation=organisation, data=data, actor=actor)
+        return knowledge.exception_update(row=row, data=data, actor=actor)
+
+    return _save_page(
+        request,
+        row,
+        ExceptionForm(request.POST or None, initial=initial),
+        save=save,
+        saved=_("The exception has been saved."),
+        back="assistant_hours",
+        template="assistant/staff/exception_form.html",
+        conflict=("date", _("There is already an exception for this date.")),
+    )
 
 
 @staff_view(Role.EDITOR)
@@ -328,21 +354,22 @@ def _price_page(request: StaffRequest, row: PriceEntry | None) -> HttpResponse:
     initial = {name: getattr(row, name) for name in fields} if row else {}
     if row is None:
         initial["position"] = PriceEntry.objects.filter(organisation=request.organisation).count()
-    form = PriceForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if row is None:
-                knowledge.price_create(
-                    organisation=request.organisation, data=form.cleaned_data, actor=_actor(request)
-                )
-            else:
-                knowledge.price_update(row=row, data=form.cleaned_data, actor=_actor(request))
-        except DomainError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, _("The price has been saved."))
-            return redirect("assistant_prices", org=request.organisation.slug)
-    return render(request, "assistant/staff/price_form.html", {"form": form, "row": row})
+    organisation, actor = request.organisation, _actor(request)
+
+    def save(data: dict[str, Any]) -> object:
+        if row is None:
+            return knowledge.price_create(organisation=organisation, data=data, actor=actor)
+        return knowledge.price_update(row=row, data=data, actor=actor)
+
+    return _save_page(
+        request,
+        row,
+        PriceForm(request.POST or None, initial=initial),
+        save=save,
+        saved=_("The price has been saved."),
+        back="assistant_prices",
+        template="assistant/staff/price_form.html",
+    )
 
 
 @staff_view(Role.EDITOR)
@@ -389,21 +416,22 @@ def _topic_page(request: StaffRequest, row: PersonalTopic | None) -> HttpRespons
     initial = (
         {"name_de": row.name_de, "name_en": row.name_en, "phrases": row.phrases} if row else {}
     )
-    form = PersonalTopicForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if row is None:
-                knowledge.topic_create(
-                    organisation=request.organisation, data=form.cleaned_data, actor=_actor(request)
-                )
-            else:
-                knowledge.topic_update(row=row, data=form.cleaned_data, actor=_actor(request))
-        except DomainError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, _("The personal topic has been saved."))
-            return redirect("assistant_topics", org=request.organisation.slug)
-    return render(request, "assistant/staff/topic_form.html", {"form": form, "row": row})
+    organisation, actor = request.organisation, _actor(request)
+
+    def save(data: dict[str, Any]) -> object:
+        if row is None:
+            return knowledge.topic_create(organisation=organisation, data=data, actor=actor)
+        return knowledge.topic_update(row=row, data=data, actor=actor)
+
+    return _save_page(
+        request,
+        row,
+        PersonalTopicForm(request.POST or None, initial=initial),
+        save=save,
+        saved=_("The personal topic has been saved."),
+        back="assistant_topics",
+        template="assistant/staff/topic_form.html",
+    )
 
 
 @staff_view(Role.EDITOR)
