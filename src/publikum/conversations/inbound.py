@@ -63,6 +63,14 @@ QUOTE_HEADERS = (
 QUOTE_START = re.compile(r"^\s*(On|Am)\s", re.IGNORECASE)
 QUOTE_END = re.compile(r"\b(wrote|schrieb)\b.*:\s*$", re.IGNORECASE)
 EMPTY_TEXT = "(-)"
+# Only this much of a mail body is read (4,000 characters are kept): the patterns below
+# never run over more, whatever a crafted mail holds.
+MAX_SCAN = 200_000
+# A quote header is one short line; longer lines are never matched against the patterns.
+MAX_HEADER_LINE = 300
+# Mails that answer by themselves: holiday notices, lists, bounces.
+AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
+BLOCK_OPEN = re.compile(r"<(script|style|head)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,20 @@ def _message_ids(value: str) -> list[str]:
 
 def cut_quote(text: str) -> str:
     """The new part of a reply: everything before the quoted mail it answers."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = text[:MAX_SCAN].replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
     for i, line in enumerate(lines):
-        if any(p.match(line) for p in QUOTE_HEADERS):
+        short = len(line) <= MAX_HEADER_LINE
+        if short and any(p.match(line) for p in QUOTE_HEADERS):
             break
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        if QUOTE_START.match(line) and QUOTE_END.search(following) and "@" in line + following:
+        if (
+            short
+            and len(following) <= MAX_HEADER_LINE
+            and QUOTE_START.match(line)
+            and QUOTE_END.search(following)
+            and "@" in line + following
+        ):
             break
         if line.lstrip().startswith(">"):
             continue
@@ -121,10 +136,38 @@ def body_text(message: EmailMessage) -> str:
     if not isinstance(content, str):
         return ""
     if part.get_content_subtype() == "html":
-        content = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", content)
-        content = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>|</tr>", "\n", content)
-        content = html.unescape(strip_tags(content))
-        content = "\n".join(" ".join(line.split()) for line in content.split("\n"))
+        return html_text(content)
+    return content[:MAX_SCAN].replace("\x00", "")
+
+
+def _drop_blocks(content: str) -> str:
+    """The HTML without its script, style and head elements, in one pass (an opening tag
+    that is never closed is dropped alone)."""
+    lower = content.lower()
+    unclosed: set[str] = set()
+    kept: list[str] = []
+    pos = 0
+    while (found := BLOCK_OPEN.search(content, pos)) is not None:
+        kept.append(content[pos : found.start()])
+        name = found[1].lower()
+        end = -1 if name in unclosed else lower.find(f"</{name}", found.end())
+        if end == -1:
+            unclosed.add(name)  # no closing tag further on: never look for it again
+            pos = found.end()
+            continue
+        close = lower.find(">", end)
+        pos = len(content) if close == -1 else close + 1
+        kept.append(" ")
+    kept.append(content[pos:])
+    return "".join(kept)
+
+
+def html_text(content: str) -> str:
+    """The text of an HTML body (its first MAX_SCAN characters) without tags."""
+    content = _drop_blocks(content[:MAX_SCAN])
+    content = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>|</tr>", "\n", content)
+    content = html.unescape(strip_tags(content))
+    content = "\n".join(" ".join(line.split()) for line in content.split("\n"))
     return content.replace("\x00", "")
 
 
@@ -207,27 +250,49 @@ def _destination(
     addresses = [a for a in (parse_address(x) for x in _addresses(message, recipients)) if a]
     conversation: Conversation | None = None
     organisation: Organisation | None = None
+    # An organisation named with an unknown thread: its mails may still be found by their
+    # references, but only its own (never another organisation's), and no new one opens.
+    scope: Organisation | None = None
     for address in addresses:
-        organisation = Organisation.objects.filter(slug=address.slug).first()
-        if organisation is None:
+        named = Organisation.objects.filter(slug=address.slug).first()
+        if named is None:
             continue
         if not address.token:
+            organisation = named
             break
         conversation = Conversation.objects.filter(
-            organisation=organisation, mail_token=address.token
+            organisation=named, mail_token=address.token
         ).first()
         if conversation is not None:
+            organisation = named
             break
-        organisation = None  # an unknown thread: not a reason to open a new one
+        scope = scope or named
     if conversation is None:
-        conversation = _by_references(message, organisation)
+        conversation = _by_references(message, organisation or scope)
     return organisation, conversation
+
+
+def _automatic(message: EmailMessage) -> str:
+    """Why the mail was sent by a program (auto-reply, list, bounce); "" for a person's."""
+    auto = _header(message, "Auto-Submitted").strip().lower()
+    if auto and auto != "no":
+        return auto
+    precedence = _header(message, "Precedence").strip().lower()
+    if precedence in AUTO_PRECEDENCE:
+        return f"precedence {precedence}"
+    for name in ("X-Autoreply", "X-Autorespond"):
+        value = _header(message, name).strip().lower()
+        if value and value != "no":
+            return name.lower()
+    if message.get_content_type() == "multipart/report":
+        return "delivery report"
+    return ""
 
 
 def _file(message: EmailMessage, recipients: list[str], now: datetime) -> Conversation | None:
     message_id = _header(message, "Message-ID").strip()[:300]
-    auto = _header(message, "Auto-Submitted").strip().lower()
-    if auto and auto != "no":
+    auto = _automatic(message)
+    if auto:
         logger.info("inbound mail %s dropped: automatic (%s)", message_id, auto)
         return None
     sender_name, sender = parseaddr(_header(message, "From"))

@@ -13,6 +13,7 @@ import smtplib
 from datetime import datetime, timedelta
 from typing import Any
 
+from anymail.exceptions import AnymailError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -40,7 +41,7 @@ logger = logging.getLogger("publikum.conversations")
 
 # A staff reply reaches the open chat while the widget polled within this many seconds;
 # otherwise it goes by mail (when the visitor left an address).
-PRESENT_SECONDS = 90
+PRESENT_SECONDS = 20
 
 
 def clean_text(value: Any, *, field: str = "text") -> str:
@@ -114,13 +115,23 @@ def message_add(
 
 def link_visitor(conversation: Conversation, *, email: str, name: str = "") -> Contact | None:
     """Remember the visitor's address and link the contact with it (created when new, with
-    no consent). The timeline gets one entry per conversation."""
+    no consent). The timeline gets one entry per conversation.
+
+    The first address stays: a different one given later (someone else's, or a booking
+    for another person) never moves the conversation to that contact; it is only in the
+    message text then. Returns the linked contact (None when nothing is linked)."""
     try:
         email = normalise_email(email)
     except ValidationFailed:
         return None
     if not email:
         return None
+    if conversation.visitor_email and conversation.visitor_email.lower() != email.lower():
+        logger.info(
+            "conversation %s keeps its address; another one given later is not linked",
+            conversation.pk,
+        )
+        return conversation.contact
     conversation.visitor_email = email
     if name:
         conversation.visitor_name = " ".join(name.split())[:200]
@@ -196,6 +207,15 @@ class MailNotSent(DomainError):
     status = 503
 
 
+# What a staff reply changes on its conversation (restored when its mail is refused).
+_REPLY_FIELDS = (
+    "first_response_at",
+    "awaiting_since",
+    "overdue_notified_at",
+    "status",
+    "last_message_at",
+)
+
 # The statuses staff set by hand; "assistant" is the assistant's own.
 STAFF_STATUSES = (ConversationStatus.OPEN, ConversationStatus.WAITING, ConversationStatus.DONE)
 
@@ -246,6 +266,7 @@ def staff_reply(
                 ),
                 fields={"text": ["no e-mail address; the visitor is not in the chat"]},
             )
+        before = {field: getattr(conversation, field) for field in _REPLY_FIELDS}
         message_id = "" if web else mails.new_message_id()
         message = message_add(
             conversation,
@@ -266,28 +287,33 @@ def staff_reply(
         conversation.save(
             update_fields=["first_response_at", "awaiting_since", "overdue_notified_at", "status"]
         )
-        if not web:
-            try:
-                mails.send_staff_reply(
-                    conversation=conversation, message=message, user=user, message_id=message_id
+    # The mail goes out after the commit: no database lock is held while the mail server
+    # answers. When it refuses, the stored reply is taken back.
+    if not web:
+        try:
+            mails.send_staff_reply(
+                conversation=conversation, message=message, user=user, message_id=message_id
+            )
+        except (OSError, smtplib.SMTPException, AnymailError) as exc:
+            logger.warning("reply of conversation %s not sent: %s", conversation.pk, exc)
+            with transaction.atomic():
+                Message.objects.filter(pk=message.pk).delete()
+                Conversation.objects.filter(pk=conversation.pk).update(**before)
+            raise MailNotSent(
+                gettext(
+                    "The mail server did not accept the reply (%(error)s). Nothing was "
+                    "sent; please try again later."
                 )
-            except (OSError, smtplib.SMTPException) as exc:
-                logger.warning("reply of conversation %s not sent: %s", conversation.pk, exc)
-                raise MailNotSent(
-                    gettext(
-                        "The mail server did not accept the reply (%(error)s). Nothing was "
-                        "sent; please try again later."
-                    )
-                    % {"error": exc.__class__.__name__}
-                ) from exc
-        audit_log(
-            conversation.organisation,
-            "conversations.replied",
-            actor=user,
-            token=token,
-            obj=conversation,
-            data={"delivery": message.delivery, "message": message.pk, "done": done},
-        )
+                % {"error": exc.__class__.__name__}
+            ) from exc
+    audit_log(
+        conversation.organisation,
+        "conversations.replied",
+        actor=user,
+        token=token,
+        obj=conversation,
+        data={"delivery": message.delivery, "message": message.pk, "done": done},
+    )
     return message
 
 

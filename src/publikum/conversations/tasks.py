@@ -40,9 +40,15 @@ def overdue_notify() -> int:
                     conversation=conversation, to=inbox.notify_email, hours=inbox.overdue_hours
                 )
             except Exception:
-                # Unclaim, so that the next run (or the retry) tells it again.
+                # Unclaim, so that the next run tells it again; the other organisations'
+                # notices still go out.
+                logger.exception(
+                    "overdue notice of conversation %s to %s not sent",
+                    conversation.pk,
+                    inbox.notify_email,
+                )
                 Conversation.objects.filter(pk=conversation.pk).update(overdue_notified_at=None)
-                raise
+                break  # this address fails now: try its other conversations next time
             sent += 1
     return sent
 
@@ -50,13 +56,26 @@ def overdue_notify() -> int:
 @periodic("conversations.retention", every=timedelta(days=1))
 @job(queue_name="periodic")
 def conversations_purge() -> int:
-    """Delete conversations whose last message is older than RETENTION_DAYS."""
+    """Delete conversations whose last message is older than RETENTION_DAYS; their entries
+    on contacts' timelines stay (that there was a conversation) without its subject."""
+    from django.db import transaction
     from django.utils import timezone
 
+    from publikum.audience.models import Interaction, InteractionKind
     from publikum.conversations.models import RETENTION_DAYS, Conversation
 
     cutoff = timezone.now() - timedelta(days=RETENTION_DAYS)
-    deleted, _ = Conversation.objects.filter(last_message_at__lt=cutoff).delete()
+    old = Conversation.objects.filter(last_message_at__lt=cutoff)
+    ids = list(old.values_list("pk", flat=True))
+    deleted = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        with transaction.atomic():
+            # The subject is the visitor's words: it must not outlive the conversation.
+            Interaction.objects.filter(
+                kind=InteractionKind.MESSAGE, data__conversation__in=chunk
+            ).update(summary="", data={})
+            deleted += Conversation.objects.filter(pk__in=chunk).delete()[0]
     if deleted:
         logger.info("deleted %s conversation rows older than %s days", deleted, RETENTION_DAYS)
     return int(deleted)

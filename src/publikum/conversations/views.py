@@ -113,7 +113,7 @@ def _detail(
     if reply_form is None:
         initial = ""
         chosen = request.GET.get("saved", "")
-        if chosen.isdigit():
+        if chosen.isdecimal() and chosen.isascii():
             found = next((r for r in saved if r.pk == int(chosen)), None)
             initial = found.text(language) if found else ""
         reply_form = ReplyForm(initial={"text": initial})

@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from publikum.audience.models import Interaction
 from publikum.audience.privacy import contact_erase, contact_export
 from publikum.conversations import tasks
 from publikum.conversations.models import (
@@ -176,3 +177,43 @@ def test_export_contains_and_erasure_deletes_the_persons_conversations(organisat
 
     assert not Conversation.objects.filter(pk=mine.pk).exists()
     assert Conversation.objects.filter(pk=other.pk).exists()
+
+
+def test_a_failing_notify_address_does_not_stop_other_organisations(
+    organisation, other_organisation
+):
+    # An address Django refuses to put in a header: its mail fails when it is sent.
+    InboxSettings.objects.create(
+        organisation=organisation, overdue_hours=1, notify_email="team@example.org\nBcc: x@x"
+    )
+    InboxSettings.objects.create(
+        organisation=other_organisation, overdue_hours=1, notify_email="desk@example.org"
+    )
+    broken = make_conversation(organisation, waiting_hours=5)
+    fine = make_conversation(other_organisation, waiting_hours=5)
+
+    assert tasks.overdue_notify.call() == 1
+
+    assert [m.to for m in mail.outbox] == [["desk@example.org"]]
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.overdue_notified_at is None  # told again on the next run
+    assert fine.overdue_notified_at is not None
+
+
+def test_the_purge_blanks_the_timeline_entry_of_a_deleted_conversation(organisation):
+    old = make_conversation(
+        organisation, text="alt", email="ada@example.org", subject="Meine Krankheit"
+    )
+    young = make_conversation(organisation, text="jung", email="ada@example.org", subject="Neu")
+    Conversation.objects.filter(pk=old.pk).update(
+        last_message_at=timezone.now() - timedelta(days=RETENTION_DAYS + 1)
+    )
+
+    tasks.conversations_purge.call()
+
+    entries = Interaction.objects.filter(contact=old.contact, kind="message")
+    assert entries.count() == 2
+    assert not entries.filter(summary__contains="Krankheit").exists()
+    assert not entries.filter(data__conversation=old.pk).exists()
+    assert entries.get(data__conversation=young.pk).summary == "Neu"

@@ -357,6 +357,8 @@ def test_bad_ids_and_parameters_are_not_errors(organisation, owner_client):
     listing = owner_client.get(inbox_url(organisation, page="abc", status="%00"))
     assert listing.status_code == 200
     conversation = make_conversation(organisation, email="a@example.org")
+    for saved in ("²", "٣", "1" * 30, "-1"):
+        assert owner_client.get(detail_url(conversation), {"saved": saved}).status_code == 200
     empty = owner_client.post(detail_url(conversation, "inbox_reply"), {"text": "   "})
     assert empty.status_code == 400
     assert not Message.objects.filter(author=Author.STAFF).exists()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import smtplib
+import threading
 import time
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conftest import free_port
-from publikum.conversations.inbound import cut_quote, inbound_mail
+from publikum.conversations.inbound import MAX_SCAN, cut_quote, html_text, inbound_mail
 from publikum.conversations.inbound_smtp import start_inbound
 from publikum.conversations.mails import IDEMPOTENCY_HEADER, organisation_address, reply_address
 from publikum.conversations.models import (
@@ -163,7 +165,7 @@ def test_a_second_reply_keeps_the_first_response_time_and_done_closes(
 def test_a_reply_goes_to_the_chat_while_the_visitor_is_there(organisation, owner, smtp_server):
     conversation = make_conversation(organisation, email="ada@example.org")
     Conversation.objects.filter(pk=conversation.pk).update(
-        visitor_seen_at=timezone.now() - timedelta(seconds=20)
+        visitor_seen_at=timezone.now() - timedelta(seconds=5)
     )
     conversation.refresh_from_db()
 
@@ -310,6 +312,26 @@ def test_html_only_mail_is_read_without_tags_and_scripts(organisation):
         b"From: a@example.org\r\nTo: inbox+ORG@elsewhere.example\r\n\r\nx",
         b"From: a@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
         b"Auto-Submitted: auto-replied\r\n\r\nIch bin im Urlaub.",
+        b"From: a@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
+        b"Precedence: bulk\r\n\r\nNewsletter",
+        b"From: a@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
+        b"Precedence: auto_reply\r\n\r\nIch bin im Urlaub.",
+        b"From: a@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
+        b"Precedence: list\r\n\r\nListe",
+        b"From: a@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
+        b"Precedence: junk\r\n\r\nJunk",
+        b"From: a@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
+        b"X-Autoreply: yes\r\n\r\nIch bin im Urlaub.",
+        b"From: a@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
+        b"X-Autorespond: Out of office\r\n\r\nAway.",
+        b"From: MAILER-DAEMON@example.org\r\nTo: inbox+ORG@inbox.publikum.localhost\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n'
+        b"\r\n--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; example.org\r\n\r\n"
+        b"Final-Recipient: rfc822; x@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"--b--\r\n",
     ],
 )
 def test_unknown_addresses_auto_replies_and_garbage_are_dropped(organisation, raw):
@@ -444,3 +466,164 @@ def test_serve_refuses_a_bad_or_busy_inbound_port():
         port = busy.getsockname()[1]
         with pytest.raises(CommandError, match="cannot receive mail"):
             call_command("serve", "--no-worker", "--smtp-inbound", str(port))
+
+
+def test_an_unknown_token_never_finds_another_organisations_conversation(
+    organisation, other_organisation
+):
+    theirs = make_conversation(
+        other_organisation, channel=ConversationChannel.EMAIL, email="ada@example.org"
+    )
+    Message.objects.create(
+        conversation=theirs,
+        author=Author.STAFF,
+        text="Antwort",
+        mail_message_id="<staff-b@inbox.publikum.localhost>",
+    )
+    before = theirs.messages.count()
+
+    filed = inbound_mail(
+        visitor_mail(
+            to=f"inbox+{organisation.slug}.deadbeef00000000@inbox.publikum.localhost",
+            text="Geheim",
+            in_reply_to="<staff-b@inbox.publikum.localhost>",
+        )
+    )
+
+    assert filed is None
+    assert theirs.messages.count() == before
+    assert not Message.objects.filter(text="Geheim").exists()
+
+
+def test_an_unknown_token_still_finds_the_organisations_own_thread(organisation):
+    mine = make_conversation(
+        organisation, channel=ConversationChannel.EMAIL, email="ada@example.org"
+    )
+    Message.objects.create(
+        conversation=mine,
+        author=Author.STAFF,
+        text="Antwort",
+        mail_message_id="<staff-a@inbox.publikum.localhost>",
+    )
+    filed = inbound_mail(
+        visitor_mail(
+            to=f"inbox+{organisation.slug}.deadbeef00000000@inbox.publikum.localhost",
+            text="Danke",
+            in_reply_to="<staff-a@inbox.publikum.localhost>",
+        )
+    )
+    assert filed == mine
+
+
+# Crafted bodies: the old whole-body patterns took minutes (quadratic) on these, so a
+# regression shows as a test run that hangs, not as a timing assertion.
+def test_an_unclosed_head_tag_repeated_over_megabytes_is_read_quickly():
+    text = html_text("<p>Hallo Museum</p>" + "<head " * 900_000)
+    assert text.startswith("Hallo Museum")
+    assert len(text) <= MAX_SCAN
+
+
+def test_scripts_are_still_dropped_and_an_unclosed_one_does_not_eat_the_text():
+    text = html_text("<p>Oben</p><SCRIPT>alert(1)</script ><style>p{}</style><p>Unten")
+    assert text.split() == ["Oben", "Unten"]
+    assert "Vorher" in html_text("<p>Vorher</p><script>never closed")
+
+
+def test_a_long_line_full_of_schrieb_is_cut_quickly():
+    text = cut_quote("Am " + "schrieb " * 400_000)
+    assert text.startswith("Am schrieb schrieb")
+    assert len(text) <= MAX_SCAN
+    following = cut_quote("Am Montag x@example.org\n" + "wrote " * 400_000)
+    assert following.startswith("Am Montag")
+
+
+def test_a_huge_html_mail_is_filed_with_its_beginning(organisation):
+    message = EmailMessage()
+    message["From"] = "ada@example.org"
+    message["To"] = organisation_address(organisation)
+    message["Subject"] = "Riesig"
+    message["Message-ID"] = "<huge-1@mail.example.org>"
+    message.set_content("<p>Gibt es Führungen?</p>" + "<head " * 800_000, subtype="html")
+
+    filed = inbound_mail(message.as_bytes())
+
+    assert filed is not None
+    assert filed.messages.get().text.startswith("Gibt es Führungen?")
+
+
+def test_a_second_address_never_moves_the_conversation_to_another_contact(organisation):
+    from publikum.audience.models import Interaction
+    from publikum.conversations.services import link_visitor
+
+    conversation = make_conversation(organisation, email="ada@example.org", name="Ada")
+    ada = conversation.contact
+
+    kept = link_visitor(conversation, email="bob@example.org", name="Bob")
+
+    conversation.refresh_from_db()
+    assert kept == ada
+    assert conversation.contact == ada
+    assert conversation.visitor_email == "ada@example.org"
+    assert conversation.visitor_name == "Ada"
+    assert not Interaction.objects.exclude(contact=ada).filter(kind="message").exists()
+    # The same address again (in other case) is no change either.
+    assert link_visitor(conversation, email="ADA@example.org") == ada
+
+
+class _RefusingPostmark(threading.Thread):
+    """A loopback stand-in for an e-mail service's API that refuses every recipient."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = json.dumps(
+                    {
+                        "ErrorCode": 406,
+                        "Message": "You tried to send to a recipient that has been marked as "
+                        "inactive.\nFound inactive addresses: ada@example.org.\nInactive "
+                        "recipients are ones that have generated a hard bounce or a spam "
+                        "complaint.",
+                    }
+                ).encode()
+                self.send_response(422)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        super().__init__(target=self.server.serve_forever, daemon=True)
+
+
+def test_a_refused_recipient_is_a_clear_error_and_stores_nothing(
+    organisation, owner, settings, api, token_factory
+):
+    service = _RefusingPostmark()
+    service.start()
+    try:
+        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+        settings.ANYMAIL = {
+            "POSTMARK_SERVER_TOKEN": "test-token",
+            "POSTMARK_API_URL": f"http://127.0.0.1:{service.server.server_port}/",
+        }
+        conversation = make_conversation(organisation, email="ada@example.org")
+
+        with pytest.raises(MailNotSent):
+            staff_reply(conversation=conversation, user=owner, text="Antwort")
+
+        client = api(token_factory(organisation, Role.FRONT_DESK))
+        answer = client.post(f"/conversations/{conversation.pk}/reply", json={"text": "Antwort"})
+    finally:
+        service.server.shutdown()
+        service.server.server_close()
+
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "mail_not_sent"
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.OPEN
+    assert conversation.first_response_at is None
+    assert not Message.objects.filter(author=Author.STAFF).exists()
