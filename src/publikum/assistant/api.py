@@ -15,6 +15,7 @@ requests with `credentials: "omit"`.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,8 @@ router = Router(auth=None, tags=["assistant (public)"])
 RATE_POST_IP = "30/m"
 RATE_POST_CONVERSATION = "20/m"
 RATE_GET_IP = "120/m"
+# One open widget polls every few seconds; a few tabs of one conversation stay below this.
+RATE_GET_CONVERSATION = "60/m"
 RATE_PREFLIGHT_IP = "120/m"
 # Browsers keep a preflight answer at most this long (Chromium caps it at 2 hours).
 CORS_MAX_AGE = 7200
@@ -75,7 +78,15 @@ class MessageOut(Schema):
     handoff: bool
     booking: dict[str, Any] | None
     options: list[dict[str, str]]
-    last_message: int = Field(description="Id of the reply; poll with ?after= this id.")
+    message_ids: list[int] = Field(
+        description="Ids of the visitor's message and of the reply this request stored. "
+        "A client marks them shown and keeps polling from its previous cursor: a staff "
+        "reply stored meanwhile has a lower id than the reply."
+    )
+    last_message: int = Field(
+        description="Highest message id of the conversation (deprecated for polling: "
+        "messages below it may not have been fetched yet)."
+    )
 
 
 class TranscriptMessageOut(Schema):
@@ -178,6 +189,7 @@ def message_post(request: HttpRequest, org: str, payload: MessageIn) -> Any:
         "handoff": reply.handoff,
         "booking": reply.booking,
         "options": reply.options,
+        "message_ids": reply.message_ids,
         "last_message": last,
     }
 
@@ -202,6 +214,10 @@ def conversation_get(
     request: HttpRequest, org: str, public_id: str, query: Query[AfterIn]
 ) -> Any | HttpResponse:
     if _limited(request, "assistant-poll", client_ip(request), RATE_GET_IP):
+        return too_many(request)
+    # Per conversation too: many addresses polling one id are limited together.
+    key = hashlib.sha256(public_id.encode()).hexdigest()[:32]
+    if _limited(request, "assistant-poll-conversation", key, RATE_GET_CONVERSATION):
         return too_many(request)
     organisation = _organisation(org)
     conversation = services.conversation_of(organisation=organisation, public_id=public_id)

@@ -209,7 +209,7 @@ def _answer(
     # SQLite one turn at the write lock instead of four (the lock is what 50 conversations
     # at once wait for). The engine ran outside it: a booking has its own durable one.
     with transaction.atomic():
-        message_add(
+        visitor = message_add(
             conversation,
             author=Author.VISITOR,
             text=text,
@@ -225,7 +225,7 @@ def _answer(
             )
         if reply.handoff and not staff_has_it:
             conversation = hand_over(conversation, reason=reply.handoff_reason, now=now)
-        message_add(
+        answer = message_add(
             conversation,
             author=Author.ASSISTANT,
             text=reply.text,
@@ -236,6 +236,7 @@ def _answer(
             sources=reply.sources,
             booking_code=(reply.booking or {}).get("code", ""),
         )
+    reply.message_ids = [visitor.pk, answer.pk]
     return conversation, reply
 
 

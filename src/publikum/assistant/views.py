@@ -17,7 +17,6 @@ from django.core.paginator import Paginator
 from django.db.models import Model
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from publikum.assistant import knowledge
@@ -42,6 +41,7 @@ from publikum.assistant.models import (
 from publikum.core.errors import DomainError
 from publikum.core.models import Role, role_at_least
 from publikum.core.tenancy import StaffRequest, staff_view
+from publikum.programme.selectors import today_in
 
 PAGE_SIZE = 50
 
@@ -79,7 +79,7 @@ def overview(request: StaffRequest) -> HttpResponse:
     organisation = request.organisation
     settings = knowledge.settings_of(organisation)
     entries = KnowledgeEntry.objects.filter(organisation=organisation)
-    today = timezone.localdate()
+    today = today_in(organisation)
     links = _public_links(request)
     return render(
         request,
@@ -258,7 +258,7 @@ def hours(request: StaffRequest) -> HttpResponse:
         else:
             messages.success(request, _("The opening hours have been saved."))
             return redirect("assistant_hours", org=organisation.slug)
-    today = timezone.localdate()
+    today = today_in(organisation)
     exceptions = OpeningException.objects.filter(organisation=organisation)
     show_past = request.GET.get("past") == "1"
     if not show_past:

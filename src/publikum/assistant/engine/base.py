@@ -30,6 +30,8 @@ class Reply:
     options: list[dict[str, str]] = field(default_factory=list)
     # Why the conversation goes to staff (a conversations.models.HandoffReason value).
     handoff_reason: str = ""
+    # Ids of the stored visitor message and reply (set by services.message_post).
+    message_ids: list[int] = field(default_factory=list)
 
 
 def settings_of(organisation: Organisation) -> AssistantSettings:

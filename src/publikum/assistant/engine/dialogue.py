@@ -5,7 +5,8 @@ The state lives in `conversation.state["booking"]`:
 
     {"step": "date"|"tickets"|"name"|"email"|"newsletter"|"confirm",
      "candidates": [date ids offered], "occurrence": id|None, "quantity": int|None,
-     "split": {"<category id>": n}|None, "name": str, "email": str, "newsletter": bool|None}
+     "split": {"<category id>": n}|None, "name": str, "email": str, "newsletter": bool|None,
+     "key": the idempotency key of the summary shown last (a repeated "yes" books once)}
 
 Every message is read for everything it may say, not only for the asked step, so that the
 visitor can answer several things at once ("2 Karten für die Familienführung am Samstag")
@@ -17,6 +18,7 @@ message the next missing answer is asked; when all are there, a summary is confi
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,6 +33,7 @@ from publikum.assistant.engine.titles import text_without_dates, ticket_count
 from publikum.assistant.nlu.slots import find_email, is_cancel, is_no, is_yes
 from publikum.assistant.nlu.text import STOPWORDS, normalise
 from publikum.bookings.explain import explain
+from publikum.bookings.idempotency import fingerprint_of
 from publikum.bookings.models import BookingSource
 from publikum.bookings.selectors import with_seats
 from publikum.bookings.services import Busy, DateNotBookable, SoldOut, booking_create
@@ -696,6 +699,9 @@ def _next(  # noqa: PLR0911 (one question per missing answer)
         email=booking["email"],
         newsletter=say("newsletter_yes" if booking["newsletter"] else "newsletter_no", lang),
     )
+    # A new key with every summary: a "yes" repeated after the state could not be stored
+    # gets the booking the first one made (bookings.idempotency), a changed booking a new one.
+    booking["key"] = secrets.token_urlsafe(16)
     reply = _ask(
         turn, booking, notes, "confirm", summary, confidence=confidence, options=_yes_no(turn)
     )
@@ -721,6 +727,9 @@ def _book(turn: Turn, booking: dict[str, Any]) -> Reply:  # noqa: PLR0911 (one p
         if len(categories) > 1 and booking.get("split")
         else None
     )
+    quantity = None if per_category else int(booking["quantity"])
+    consents = ["newsletter"] if booking.get("newsletter") else []
+    key = booking.get("key") or ""
     try:
         made = booking_create(
             organisation=turn.organisation,
@@ -728,11 +737,24 @@ def _book(turn: Turn, booking: dict[str, Any]) -> Reply:  # noqa: PLR0911 (one p
             name=booking["name"],
             email=booking["email"],
             language=lang,
-            quantity=None if per_category else int(booking["quantity"]),
+            quantity=quantity,
             per_category=per_category,
-            consents=["newsletter"] if booking.get("newsletter") else [],
+            consents=consents,
             source=BookingSource.ASSISTANT,
             link_base=turn.link_base,
+            request_key=f"assistant-{turn.conversation.public_id}-{key}" if key else "",
+            request_fingerprint=fingerprint_of(
+                {
+                    "occurrence": occurrence.pk,
+                    "name": booking["name"],
+                    "email": booking["email"],
+                    "quantity": quantity,
+                    "per_category": per_category,
+                    "consents": consents,
+                }
+            )
+            if key
+            else "",
         )
     except SoldOut as exc:
         with translation.override(lang):

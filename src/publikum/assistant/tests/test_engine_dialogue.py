@@ -249,3 +249,49 @@ def test_thanks_after_a_programme_answer_is_not_a_yes(house: House) -> None:
 
     assert replies[1].intent == "thanks"
     assert "booking" not in Conversation.objects.get(pk=conversation.pk).state
+
+
+def test_a_repeated_yes_after_a_lost_state_books_once(house: House) -> None:
+    """The booking is made but storing the dialogue's state after it fails: the visitor's
+    next "ja" finds the summary's state again and must get the same booking back."""
+    conversation, replies = chat(
+        house.organisation,
+        "Ich möchte 2 Karten für die Druckwerkstatt",
+        "Kai Berg",
+        "kai@example.org",
+        "nein",
+    )
+    assert "Bitte prüfen Sie" in replies[-1].text
+    before = Conversation.objects.get(pk=conversation.pk).state
+
+    _c, first = message_post(
+        organisation=house.organisation, conversation_id=conversation.public_id, text="ja"
+    )
+    assert first.booking is not None
+    Conversation.objects.filter(pk=conversation.pk).update(state=before)  # the lost write
+    _c, again = message_post(
+        organisation=house.organisation, conversation_id=conversation.public_id, text="ja"
+    )
+
+    assert again.booking is not None
+    assert again.booking["code"] == first.booking["code"]
+    booking = Booking.objects.get()
+    assert booking.code == first.booking["code"]
+    assert booking.quantity == 2
+
+
+def test_a_changed_booking_after_the_summary_is_a_new_one(house: House) -> None:
+    _conversation, _replies = chat(
+        house.organisation,
+        "Ich möchte 2 Karten für die Druckwerkstatt",
+        "Kai Berg",
+        "kai@example.org",
+        "nein",
+        "ja",
+        "Ich möchte 1 Karte für die Druckwerkstatt",
+        "Kai Berg",
+        "kai@example.org",
+        "nein",
+        "ja",
+    )
+    assert sorted(Booking.objects.values_list("quantity", flat=True)) == [1, 2]

@@ -226,3 +226,33 @@ def test_the_widget_script_and_the_full_page(house: House) -> None:
     home = client.get(f"/{house.organisation.slug}/")
     assert f"/{house.organisation.slug}/assistant.js" in home.content.decode()
     assert client.get("/no-such-house/assistant.js").status_code == 404
+
+
+def test_polling_is_limited_per_conversation_too(house: House) -> None:
+    client = Client()
+    data = post(client, house.organisation.slug, {"text": "Hallo"}).json()
+    other = post(client, house.organisation.slug, {"text": "Hallo"}, REMOTE_ADDR="10.0.0.8")
+    base = f"/api/v1/public/{house.organisation.slug}/assistant/conversations/"
+
+    # Each poll from another address: only the conversation's own limit (60 a minute) applies.
+    statuses = [
+        client.get(f"{base}{data['conversation']}", REMOTE_ADDR=f"10.1.0.{n}").status_code
+        for n in range(61)
+    ]
+    assert statuses[:60] == [200] * 60
+    assert statuses[60] == 429
+    limited = client.get(f"{base}{data['conversation']}", REMOTE_ADDR="10.2.0.1")
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert limited["Retry-After"] == "60"
+    # Another conversation is not affected.
+    assert client.get(f"{base}{other.json()['conversation']}").status_code == 200
+
+
+def test_the_reply_names_the_ids_it_stored(house: House) -> None:
+    client = Client()
+    data = post(client, house.organisation.slug, {"text": "Gibt es ein Café?"}).json()
+    conversation = Conversation.objects.get(public_id=data["conversation"])
+    stored = list(conversation.messages.order_by("pk").values_list("pk", "author"))
+    assert data["message_ids"] == [pk for pk, _author in stored]
+    assert [author for _pk, author in stored] == ["visitor", "assistant"]

@@ -106,3 +106,36 @@ def test_the_full_page_is_always_open(
     assert region.count() >= 1
     _send(page, "Is there a café?")
     expect(page.locator(".pka-assistant").last).to_contain_text("museum café")
+
+
+def test_a_staff_reply_stored_just_before_the_visitors_message_still_appears(
+    page: Any, live_server: Any, organisation: Organisation
+) -> None:
+    """The staff reply gets a lower id than the assistant's answer to the next message: the
+    widget must not move its poll cursor past it without showing it."""
+    from playwright.sync_api import expect
+
+    build_house(organisation)
+    page.goto(f"{live_server.url}/{organisation.slug}/assistant/")
+    log = page.locator("[role=log]")
+    _send(page, "Is there a café?")
+    expect(log.locator(".pka-assistant").last).to_contain_text("museum café")
+
+    # No poll gets through until the visitor's next message has been answered.
+    polls = "**/assistant/conversations/**"
+    page.route(polls, lambda route: route.abort())
+    conversation = Conversation.objects.get()
+    message_add(conversation, author=Author.STAFF, text="Jana here, the café opens at ten.")
+    _send(page, "Thank you")
+    expect(log.locator(".pka-assistant")).to_have_count(3)  # greeting + 2 replies
+    expect(log.locator(".pka-staff")).to_have_count(0)
+
+    page.unroute(polls)
+    expect(log.locator(".pka-staff .pka-text")).to_have_text(
+        "Jana here, the café opens at ten.", timeout=15_000
+    )
+    # Polling again shows nothing twice.
+    page.wait_for_timeout(6_000)
+    expect(log.locator(".pka-staff")).to_have_count(1)
+    expect(log.locator(".pka-assistant")).to_have_count(3)
+    expect(log.locator(".pka-visitor")).to_have_count(2)

@@ -183,9 +183,11 @@
       }
       var data = result.data;
       state.conversation = data.conversation;
-      state.last = Math.max(state.last || 0, data.last_message || 0);
       save();
-      shown[data.last_message] = true;
+      // The poll cursor stays where it was: a staff reply stored between two polls has a
+      // lower id than this reply and must still be fetched. This request's own messages
+      // are marked shown so the next poll skips them.
+      (data.message_ids || []).forEach(function (id) { shown[id] = true; });
       add("assistant", data.reply.text);
       showOptions(data.options);
       startPolling();
