@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from publikum.assistant.services import conversation_lock
@@ -124,9 +125,14 @@ def test_a_second_message_waits_for_the_first_of_its_conversation(house: House) 
     release = threading.Event()
 
     def hold() -> None:
-        with conversation_lock(conversation.pk):
-            held.set()
-            release.wait(10)
+        try:
+            with conversation_lock(conversation.pk):
+                held.set()
+                release.wait(10)
+        finally:
+            # On PostgreSQL the lock opened this thread's own connection: close it, or it
+            # is garbage-collected open during a later test (a ResourceWarning there).
+            connection.close()
 
     holder = threading.Thread(target=hold)
     holder.start()

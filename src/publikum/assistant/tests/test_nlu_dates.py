@@ -145,14 +145,13 @@ def test_describe_in_both_languages() -> None:
     assert describe_when(evening, "en") == "Wednesday, 25 November, evening"
 
 
-def test_long_text_is_fast() -> None:
-    import time as clock
-
+def test_a_long_rambling_message_still_gives_its_date() -> None:
     text = "Hallo, ich wollte fragen ob ihr am Samstag um 14 Uhr eine Führung habt. " * 8
-    started = clock.perf_counter()
-    for _ in range(100):
-        parse_when(text, "de", today=TODAY)
-    assert (clock.perf_counter() - started) / 100 < 0.01
+    when = parse_when(text, "de", today=TODAY)
+    assert when is not None
+    assert when.start.weekday() == 5
+    assert when.at is not None
+    assert when.at.hour == 14
 
 
 def test_easter_dates() -> None:

@@ -3,7 +3,7 @@ something, synonyms, typos, compounds, the cache following edits, personal topic
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import pytest
 
@@ -235,16 +235,16 @@ def test_english_entry_text_answers_english_and_german_falls_back(db: None) -> N
     assert hits[0].entry_id == only_german.id
 
 
-def test_a_query_is_cheap_once_the_index_is_built(
-    house: tuple[Organisation, dict[str, int]],
+def test_once_the_index_is_built_a_query_only_checks_its_version(
+    house: tuple[Organisation, dict[str, int]], django_assert_max_num_queries: Any
 ) -> None:
-    organisation, _ = house
+    organisation, ids = house
     search(organisation, "Café", "de")
-    started = time.perf_counter()
-    for _ in range(50):
-        search(organisation, "Gibt es Schließfächer für Rucksäcke?", "de")
-    per_query = (time.perf_counter() - started) / 50
-    assert per_query < 0.01  # includes the version query against the database
+    # Only the version check (the entries' count and latest edit, the settings' edit): no
+    # rebuild, which would read every entry and the synonyms.
+    with django_assert_max_num_queries(2):
+        hits = search(organisation, "Gibt es Schließfächer für Rucksäcke?", "de")
+    assert hits[0].entry_id == ids["lockers"]
 
 
 def test_personal_topics_match_phrases_and_compounds(db: None) -> None:
@@ -354,21 +354,3 @@ def test_weekdays_are_not_typos_of_each_other_and_numbers_do_not_dilute(db: None
     hits = search(organisation, "ich bin Lehrerin und komme mit meiner 4. Klasse", "de")
     assert hits[0].entry_id == school
     assert hits[0].score >= 0.7
-
-
-def test_classifying_and_searching_one_message_takes_under_5_ms(
-    house: tuple[Organisation, dict[str, int]],
-) -> None:
-    from publikum.assistant.nlu.intents import classify
-
-    organisation, _ = house
-    text = "Kann ich mit dem Rollstuhl rein und gibt es ein rollstuhlgerechtes WC?"
-    classify(text, "de")
-    search(organisation, text, "de")
-    timings = []
-    for _ in range(30):
-        started = time.perf_counter()
-        classify(text, "de")
-        search(organisation, text, "de")
-        timings.append(time.perf_counter() - started)
-    assert sorted(timings)[len(timings) // 2] < 0.005
