@@ -133,6 +133,15 @@ class EntryFilters(Schema):
     active: bool | None = None
 
 
+def _not_null(data: dict[str, Any], names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Refuse null for the fields of a PATCH (all of them, or `names`) that must have a
+    value; leaving a field out is how a PATCH keeps it."""
+    for name, value in data.items():
+        if value is None and (names is None or name in names):
+            raise ValidationFailed(f"{name} cannot be null.", fields={name: ["Cannot be null."]})
+    return data
+
+
 def _entry_data(payload: StrictSchema, *, partial: bool) -> dict[str, Any]:
     data = payload.model_dump(exclude_unset=partial)
     for name in ("phrases_de", "phrases_en"):
@@ -144,10 +153,7 @@ def _entry_data(payload: StrictSchema, *, partial: bool) -> dict[str, Any]:
                     fields={name: ["One phrase per list item, without line breaks."]},
                 )
             data[name] = "\n".join(lines)
-    for name, value in list(data.items()):
-        if value is None:
-            raise ValidationFailed(f"{name} cannot be null.", fields={name: ["Cannot be null."]})
-    return data
+    return _not_null(data)
 
 
 @router.get(
@@ -353,10 +359,10 @@ def exceptions_create(request: HttpRequest, payload: ExceptionIn) -> Any:
 def exceptions_update(request: HttpRequest, exception_id: int, payload: ExceptionPatch) -> Any:
     row = knowledge.exception_get(organisation=org_of(request), exception_id=exception_id)
     require_role(request, Role.EDITOR)
-    data = payload.model_dump(exclude_unset=True)
-    for name in ("date", "closed", "note_de", "note_en"):
-        if name in data and data[name] is None:
-            raise ValidationFailed(f"{name} cannot be null.", fields={name: ["Cannot be null."]})
+    # opens and closes may be null: the exception has no times (closed all day).
+    data = _not_null(
+        payload.model_dump(exclude_unset=True), names=("date", "closed", "note_de", "note_en")
+    )
     return knowledge.exception_update(row=row, data=data, actor=_actor(request))
 
 
@@ -401,13 +407,6 @@ class PricePatch(StrictSchema):
     note_de: str | None = Field(default=None, max_length=300)
     note_en: str | None = Field(default=None, max_length=300)
     position: int | None = Field(default=None, ge=0, le=9999)
-
-
-def _not_null(data: dict[str, Any]) -> dict[str, Any]:
-    for name, value in data.items():
-        if value is None:
-            raise ValidationFailed(f"{name} cannot be null.", fields={name: ["Cannot be null."]})
-    return data
 
 
 @router.get(
