@@ -12,25 +12,18 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from typing import Any
 
 from publikum.assistant.evaluation.cases import DialogueCase, QuestionCase
 from publikum.assistant.evaluation.runner import CaseResult, Run
+from publikum.conversations.selectors import percentile
 
 TARGET_ANSWERS = 0.90
 TARGET_HANDOFF_RECALL = 0.90
 TARGET_BOOKINGS = 0.90
 TARGET_P95_SECONDS = 0.100
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _rate(results: list[CaseResult]) -> dict[str, Any]:
@@ -99,8 +92,8 @@ def figures(run: Run) -> dict[str, Any]:
         "latency": {
             "messages": len(latencies),
             "median": statistics.median(latencies) if latencies else None,
-            "p95": percentile(latencies, 0.95) if latencies else None,
-            "p99": percentile(latencies, 0.99) if latencies else None,
+            "p95": percentile(latencies, 0.95),
+            "p99": percentile(latencies, 0.99),
             "max": max(latencies) if latencies else None,
         },
         "failed": [failure(r) for r in ran if not r.passed],
